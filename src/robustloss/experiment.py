@@ -1,0 +1,218 @@
+"""One experiment as a plain function of typed settings (no Hydra here):
+
+data -> noise -> K-fold cross-validation -> detector -> scores -> one record.
+Tests, the Python API and the Hydra entry point (run.py) all call ``run_and_record``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from robustloss import data as datasets
+from robustloss import losses, models
+from robustloss.crossval import check_folds, cross_validate
+from robustloss.detect import DETECTORS, detect
+from robustloss.metrics import accuracy, detection_scores
+from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
+from robustloss.provenance import describe_device, git_commit, package_versions, resolve_device
+from robustloss.records import CorruptRecordError, RecordStore, record_id
+from robustloss.train import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named registry entry plus its keyword parameters (e.g. loss ``blurry``, gamma=0.4)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict, reserved: tuple[str, ...] = ()) -> dict:
+        values = dict(values)
+        if "name" not in values:
+            raise ValueError(f"component settings need a 'name', got keys {sorted(values)}")
+        extra = {k: values.pop(k) for k in reserved if k in values}
+        return {"name": values.pop("name"), "params": values, **extra}
+
+
+@dataclass(frozen=True)
+class DatasetSettings(Component):
+    root: str | None = None  # data folder; not part of the experiment's identity
+    subset: int | None = None  # use a random subset of this many training samples
+
+
+@dataclass(frozen=True)
+class LossSettings(Component):
+    delay: int = 0  # epochs of CE warm-up before the loss takes over
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    rate: float = 0.2
+    mode: str = "exact"
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    dataset: DatasetSettings
+    loss: LossSettings
+    model: Component
+    detector: Component
+    noise: NoiseSettings = NoiseSettings()
+    train: TrainSettings = TrainSettings()
+    folds: int = 5
+    seed: int = 0
+    device: str = "auto"  # not part of the identity: the same experiment on another device
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> ExperimentSettings:
+        """Build from a plain (resolved) config dict; keys outside the settings are ignored."""
+        known = {f.name for f in fields(TrainSettings)}
+        unknown = sorted(set(cfg.get("train", {})) - known)
+        if unknown:
+            raise ValueError(f"unknown train setting(s) {unknown}; valid: {sorted(known)}")
+        return cls(
+            dataset=DatasetSettings(**Component.from_dict(cfg["dataset"], ("root", "subset"))),
+            loss=LossSettings(**Component.from_dict(cfg["loss"], ("delay",))),
+            model=Component(**Component.from_dict(cfg["model"])),
+            detector=Component(**Component.from_dict(cfg["detector"])),
+            noise=NoiseSettings(**cfg.get("noise", {})),
+            train=TrainSettings(**cfg.get("train", {})),
+            folds=int(cfg.get("folds", 5)),
+            seed=int(cfg.get("seed", 0)),
+            device=str(cfg.get("device", "auto")),
+        )
+
+    def identity(self) -> dict:
+        """The values that change the result (not paths, devices or logging)."""
+        values = asdict(self)
+        values["dataset"].pop("root")
+        values.pop("device")
+        return values
+
+    @property
+    def id(self) -> str:
+        return record_id(self.identity())
+
+
+def validate(settings: ExperimentSettings) -> None:
+    """Fail fast, before any data is read or model trained, on names and ranges."""
+    datasets.DATASETS.get(settings.dataset.name)
+    models.MODELS.get(settings.model.name)
+    DETECTORS.get(settings.detector.name)
+    check_rate(settings.noise.rate)
+    if settings.noise.mode not in NOISE_MODES:
+        raise ValueError(f"unknown noise mode {settings.noise.mode!r}; valid: {', '.join(NOISE_MODES)}")
+    losses.LossSchedule(losses.build(settings.loss.name, 2, **settings.loss.params), settings.loss.delay)
+    if settings.folds < 2:
+        raise ValueError(f"folds must be >= 2, got {settings.folds}")
+    resolve_device(settings.device)
+
+
+def _fingerprint(data: datasets.LabelledData) -> str:
+    digest = hashlib.sha256(data.images.numpy().tobytes())
+    digest.update(np.ascontiguousarray(data.labels).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple[dict, dict]:
+    """Run one experiment. Returns (record without id/config, arrays for the .npz)."""
+    validate(settings)
+    t0 = time.perf_counter()
+    ds = settings.dataset
+    data = datasets.load(ds.name, ds.root, **ds.params).subset(ds.subset)
+    if data.given_labels is not None:  # human label noise replaces synthetic noise
+        noisy = data.given_labels.astype(np.int64)
+        corrupted = noisy != data.labels
+    else:
+        noisy, corrupted = corrupt_labels(data.labels, data.num_classes, settings.noise.rate,
+                                          settings.seed, settings.noise.mode)
+    check_folds(noisy, settings.folds)
+    loss = losses.build(settings.loss.name, data.num_classes, **settings.loss.params)
+    schedule = losses.LossSchedule(loss, settings.loss.delay)
+    input_shape = tuple(data.images.shape[1:])
+    models.build(settings.model.name, input_shape, data.num_classes, **settings.model.params)
+    device = resolve_device(settings.device)
+    t_loaded = time.perf_counter()
+
+    result = cross_validate(
+        data.images, noisy, data.num_classes,
+        lambda: models.build(settings.model.name, input_shape, data.num_classes,
+                             **settings.model.params),
+        schedule, settings.train, settings.folds, settings.seed, device, progress,
+    )
+    t_trained = time.perf_counter()
+    flagged = detect(settings.detector.name, noisy, result.probabilities, **settings.detector.params)
+    t_detected = time.perf_counter()
+
+    metrics = detection_scores(flagged, corrupted)
+    metrics.update(
+        accuracy_noisy=accuracy(result.probabilities, noisy),
+        accuracy_true=accuracy(result.probabilities, data.labels),
+        noise_rate_realised=float(corrupted.mean()),
+    )
+    for fold in result.folds:
+        held = result.fold_of == fold["fold"]
+        fold["accuracy_noisy"] = accuracy(result.probabilities[held], noisy[held])
+        fold["accuracy_true"] = accuracy(result.probabilities[held], data.labels[held])
+    train_seconds = sum(f["train_seconds"] for f in result.folds)
+    record = {
+        "identity": settings.identity(),
+        "settings": asdict(settings),
+        "metrics": metrics,
+        "folds": result.folds,
+        "timings": {
+            "load_seconds": t_loaded - t0,
+            "cross_validation_seconds": t_trained - t_loaded,
+            "detect_seconds": t_detected - t_trained,
+            "total_seconds": t_detected - t0,
+            "samples_per_second": sum(f["n_train"] for f in result.folds)
+            * settings.train.epochs / train_seconds,
+        },
+        "data": {"num_samples": len(data), "num_classes": data.num_classes,
+                 "input_shape": list(input_shape), "fingerprint": _fingerprint(data)},
+        "device": describe_device(device),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    arrays = {
+        "noisy_labels": noisy, "true_labels": data.labels, "corrupted": corrupted,
+        "probabilities": result.probabilities, "fold_of": result.fold_of, "flagged": flagged,
+    }
+    return record, arrays
+
+
+def run_and_record(
+    settings: ExperimentSettings, results_dir: str, force: bool = False,
+    config: dict | None = None, progress: bool = True,
+) -> tuple[dict, bool]:
+    """Run the experiment unless its record exists (or ``force``), and write the record.
+
+    Returns (record, ran): ``ran`` is False when an existing record was reused. A record
+    that exists but cannot be read is reported and re-run, never used. ``config`` (the full
+    resolved config) is stored in the record beside the settings.
+    """
+    validate(settings)
+    store, rid = RecordStore(results_dir), settings.id
+    if not force:
+        try:
+            existing = store.load(rid)
+        except CorruptRecordError as err:
+            log.warning("%s; re-running the experiment", err)
+            existing = None
+        if existing is not None:
+            return existing, False
+    record, arrays = run_experiment(settings, progress)
+    record = {"id": rid, **record, "config": config or record["settings"]}
+    store.write(record, arrays)
+    return record, True

@@ -1,0 +1,30 @@
+"""Scores of a flagged set against the known corruption, and held-out accuracies."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score
+
+
+def detection_scores(flagged: np.ndarray, corrupted: np.ndarray) -> dict[str, float]:
+    """flagged, corrupted: bool (N,). Positive class = "label is wrong"."""
+    flagged = np.asarray(flagged, dtype=bool)
+    corrupted = np.asarray(corrupted, dtype=bool)
+    if flagged.shape != corrupted.shape:
+        raise ValueError(f"flagged {flagged.shape} and corrupted {corrupted.shape} differ")
+    both_classes = corrupted.any() and not corrupted.all()
+    return {
+        "precision": float(precision_score(corrupted, flagged, zero_division=0)),
+        "recall": float(recall_score(corrupted, flagged, zero_division=0)),
+        "f1": float(f1_score(corrupted, flagged, zero_division=0)),
+        "balanced_accuracy": (
+            float(balanced_accuracy_score(corrupted, flagged)) if both_classes else float("nan")
+        ),
+        "n_flagged": int(flagged.sum()),
+        "n_corrupted": int(corrupted.sum()),
+    }
+
+
+def accuracy(pred_probs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose arg-max class equals ``labels``."""
+    return float(np.mean(np.asarray(pred_probs).argmax(axis=1) == np.asarray(labels)))

@@ -1,0 +1,43 @@
+"""Classifiers, looked up by name.
+
+``build(name, input_shape=(C, H, W), num_classes=K, **params)`` returns an ``nn.Module``
+mapping float images (N, C, H, W) to logits (N, K).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from robustloss.registry import Registry
+
+MODELS = Registry("model")
+
+
+@MODELS.register("small_cnn")
+class SmallCNN(nn.Sequential):
+    """The paper's MNIST network (paper A.1; the PyTorch MNIST example): conv 32 3x3, conv
+    64 3x3, max-pool 2, dropout .25, fc 128, dropout .5, fc K. The first FC's input size is
+    derived from the image size: 9216 on 28x28 (about 1.2 M parameters), 256 on 8x8 digits.
+    """
+
+    def __init__(self, input_shape, num_classes: int, dropout1=0.25, dropout2=0.5):
+        channels, height, width = input_shape
+        if height < 6 or width < 6:
+            raise ValueError(f"small_cnn needs images of at least 6x6, got {height}x{width}")
+        flat = 64 * ((height - 4) // 2) * ((width - 4) // 2)
+        super().__init__(
+            nn.Conv2d(channels, 32, 3), nn.ReLU(),
+            nn.Conv2d(32, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(dropout1), nn.Flatten(),
+            nn.Linear(flat, 128), nn.ReLU(), nn.Dropout(dropout2),
+            nn.Linear(128, num_classes),
+        )
+
+
+def build(name: str, input_shape, num_classes: int, **params) -> nn.Module:
+    """Build model ``name`` (one of ``MODELS.names()``) for images of ``input_shape``."""
+    return MODELS.create(name, params, input_shape=tuple(input_shape), num_classes=num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,94 @@
+"""One experiment = one JSON record (+ one .npz of arrays), keyed by a hash of the settings
+that change the result. Files are written to a temporary name and renamed into place, the
+JSON last, so a record that exists is complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class CorruptRecordError(RuntimeError):
+    """A record file exists but cannot be read."""
+
+
+def record_id(identity: dict) -> str:
+    """16 hex digits of the SHA-256 of ``identity`` as canonical JSON."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RecordStore:
+    """Records under one folder: ``<id>.json`` and ``<id>.npz``."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def json_path(self, rid: str) -> Path:
+        return self.root / f"{rid}.json"
+
+    def npz_path(self, rid: str) -> Path:
+        return self.root / f"{rid}.npz"
+
+    def load(self, rid: str) -> dict | None:
+        """The record, or None when it does not exist; CorruptRecordError when unreadable."""
+        path = self.json_path(rid)
+        return read_record(path) if path.exists() else None
+
+    def load_arrays(self, rid: str) -> dict[str, np.ndarray]:
+        with np.load(self.npz_path(rid)) as data:
+            return {key: data[key] for key in data.files}
+
+    def write(self, record: dict, arrays: dict[str, np.ndarray] | None = None) -> Path:
+        rid = record["id"]
+        if arrays:
+            _atomic_write(self.npz_path(rid), lambda h: np.savez_compressed(h, **arrays))
+        text = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
+        _atomic_write(self.json_path(rid), lambda h: h.write(text))
+        return self.json_path(rid)
+
+
+
+def read_record(path: Path) -> dict:
+    """Read one record file; CorruptRecordError when it is unreadable or incomplete."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptRecordError(f"cannot read record {path}: {err}") from err
+    if not isinstance(record, dict) or record.get("id") != Path(path).stem or "metrics" not in record:
+        raise CorruptRecordError(f"record {path} is incomplete or belongs to another id")
+    return record
+
+
+def find_records(root: str | os.PathLike) -> list[dict]:
+    """Every readable record under ``root`` (recursively); unreadable ones are reported on the
+    log and left out, never used."""
+    records = []
+    for path in sorted(Path(root).rglob("*.json")):
+        try:
+            records.append(read_record(path))
+        except CorruptRecordError as err:
+            log.warning("skipping %s", err)
+    return records

@@ -1,0 +1,138 @@
+"""Records -> the paper's tables: rows dataset x eta, columns CE, FL, GCE, ANL-CE, ANL-FL,
+BL (best gamma), PZ (best c); cells mean +- std over seeds; best cell bold+underlined,
+second bold.
+
+    python -m robustloss.tables results/demo            # Markdown to stdout, files beside
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from robustloss.records import find_records
+
+COLUMNS = {  # loss name -> (paper column, swept parameter)
+    "ce": ("CE", None), "focal": ("FL", None), "gce": ("GCE", None),
+    "anl_ce": ("ANL-CE", None), "anl_fl": ("ANL-FL", None),
+    "blurry": ("BL", "gamma"), "piecewise_zero": ("PZ", "c"),
+}
+METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
+PAPER_TABLE = {"f1": "table1", "balanced_accuracy": "table2"}
+SYMBOLS = {"gamma": "γ", "c": "c", "q": "q", "delay": "d"}
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per record: dataset, eta, loss, variant (its parameters), detector, seed,
+    metrics. ``variant`` is a JSON string of the loss parameters and delay."""
+    rows = []
+    for r in records:
+        s = r["settings"]
+        loss = s["loss"]
+        variant = dict(loss["params"], delay=loss["delay"])
+        rows.append({
+            "dataset": s["dataset"]["name"] + (f" (n={s['dataset']['subset']})"
+                                               if s["dataset"].get("subset") else ""),
+            "eta": r.get("noise_label") or s["noise"]["rate"],
+            "loss": loss["name"], "variant": json.dumps(variant, sort_keys=True),
+            "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
+            **{m: r["metrics"].get(m, math.nan) for m in METRICS},
+        })
+    return pd.DataFrame(rows)
+
+
+def _variant_label(variant: str, keys: list[str]) -> str:
+    values = json.loads(variant)
+    return ", ".join(f"{SYMBOLS.get(k, k)}={values.get(k)}" for k in keys)
+
+
+def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per (detector, dataset, eta, paper column): mean, std, n over seeds of the best
+    variant (by mean); ``choice`` names the parameters that differ between variants."""
+    stats = (frame.groupby(["detector", "dataset", "eta", "loss", "variant"])[metric]
+             .agg(mean="mean", std="std", n="count").reset_index())
+    out = []
+    for (det, ds, eta, loss), group in stats.groupby(["detector", "dataset", "eta", "loss"]):
+        best = group.sort_values("mean", ascending=False).iloc[0]
+        params = [json.loads(v) for v in group["variant"]]
+        varying = sorted({k for p in params for k in p if len({str(q.get(k)) for q in params}) > 1})
+        swept = COLUMNS.get(loss, (None, None))[1]
+        if swept and swept not in varying:
+            varying = [swept, *varying]
+        out.append({
+            "detector": det, "dataset": ds, "eta": eta,
+            "column": COLUMNS.get(loss, (loss, None))[0],
+            "mean": best["mean"], "std": best["std"], "n": int(best["n"]),
+            "choice": _variant_label(best["variant"], varying), "variants": len(group),
+        })
+    summary = pd.DataFrame(out)
+    if summary.empty:
+        return summary
+    summary["rank"] = (summary.groupby(["detector", "dataset", "eta"])["mean"]
+                       .rank(ascending=False, method="min").astype(int))
+    return summary
+
+
+def _cell(row: pd.Series, fmt: str) -> str:
+    value = f"{row['mean']:.3f}" + ("" if row["n"] < 2 else f" ± {row['std']:.3f}")
+    if row["choice"]:
+        value += f" ({row['choice']})"
+    if fmt == "latex":
+        value = value.replace("±", r"$\pm$").replace("γ", r"$\gamma$")
+        marks = {1: r"\textbf{\underline{%s}}", 2: r"\textbf{%s}"}
+    else:
+        marks = {1: "**<u>%s</u>**", 2: "**%s**"}
+    return marks.get(row["rank"], "%s") % value
+
+
+def pivot(summary: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
+    """Wide table (rows dataset x eta, paper columns) of formatted cells for one detector."""
+    order = [c for c, _ in COLUMNS.values() if c in set(summary["column"])]
+    order += sorted(set(summary["column"]) - set(order))
+    cells = summary.assign(cell=summary.apply(_cell, axis=1, fmt=fmt))
+    wide = cells.pivot(index=["dataset", "eta"], columns="column", values="cell")
+    return wide.reindex(columns=order).fillna("–").reset_index()
+
+
+def write_tables(results_dir: str | Path, out_dir: str | Path | None = None) -> str:
+    """Write CSV / Markdown / LaTeX tables for every detector and metric; return Markdown."""
+    frame = records_frame(find_records(results_dir))
+    if frame.empty:
+        raise SystemExit(f"no records found under {results_dir}")
+    out_dir = Path(out_dir or Path(results_dir) / "tables")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_dir / "records.csv", index=False)
+    sections = []
+    for metric, title in METRICS.items():
+        summary = summarise(frame, metric)
+        for detector, part in summary.groupby("detector"):
+            stem = f"{PAPER_TABLE[metric]}_{metric}_{detector}"
+            part.to_csv(out_dir / f"{stem}.csv", index=False)
+            markdown = pivot(part).to_markdown(index=False)
+            (out_dir / f"{stem}.md").write_text(markdown + "\n")
+            (out_dir / f"{stem}.tex").write_text(
+                pivot(part, "latex").to_latex(index=False, escape=False))
+            seeds = sorted(set(part["n"]))
+            sections.append(
+                f"### {title} ({detector}), mean ± std over {'/'.join(map(str, seeds))} seed(s)\n\n"
+                f"{markdown}\n")
+    return "\n".join(sections)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results_dir", help="folder holding the records (searched recursively)")
+    parser.add_argument("--out", help="where to write the tables (default: <results_dir>/tables)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    sys.stdout.write(write_tables(args.results_dir, args.out))
+
+
+if __name__ == "__main__":
+    main()
