@@ -21,7 +21,7 @@ def check_folds(labels: np.ndarray, folds: int) -> None:
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     classes, counts = np.unique(labels, return_counts=True)
-    small = {int(c): int(n) for c, n in zip(classes, counts) if n < folds}
+    small = {int(c): int(n) for c, n in zip(classes, counts, strict=True) if n < folds}
     if small:
         raise ValueError(
             f"{folds}-fold cross-validation needs at least {folds} samples per class; "

@@ -36,12 +36,13 @@ class Component:
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, values: dict, reserved: tuple[str, ...] = ()) -> dict:
+    def from_flat(cls, values: dict):
+        """From a flat config block: ``name``, the class's own fields, the rest -> params."""
         values = dict(values)
         if "name" not in values:
             raise ValueError(f"component settings need a 'name', got keys {sorted(values)}")
-        extra = {k: values.pop(k) for k in reserved if k in values}
-        return {"name": values.pop("name"), "params": values, **extra}
+        own = {f.name for f in fields(cls)} - {"params"}
+        return cls(**{k: values.pop(k) for k in own if k in values}, params=values)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ class ExperimentSettings:
         if unknown:
             raise ValueError(f"unknown train setting(s) {unknown}; valid: {sorted(known)}")
         return cls(
-            dataset=DatasetSettings(**Component.from_dict(cfg["dataset"], ("root", "subset"))),
-            loss=LossSettings(**Component.from_dict(cfg["loss"], ("delay",))),
-            model=Component(**Component.from_dict(cfg["model"])),
-            detector=Component(**Component.from_dict(cfg["detector"])),
+            dataset=DatasetSettings.from_flat(cfg["dataset"]),
+            loss=LossSettings.from_flat(cfg["loss"]),
+            model=Component.from_flat(cfg["model"]),
+            detector=Component.from_flat(cfg["detector"]),
             noise=NoiseSettings(**cfg.get("noise", {})),
             train=TrainSettings(**cfg.get("train", {})),
             folds=int(cfg.get("folds", 5)),
@@ -215,4 +216,4 @@ def run_and_record(
     record, arrays = run_experiment(settings, progress)
     record = {"id": rid, **record, "config": config or record["settings"]}
     store.write(record, arrays)
-    return record, True
+    return store.load(rid), True  # as stored (JSON types), same as a skipped run returns

@@ -1,0 +1,82 @@
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from robustloss import losses
+from robustloss.data import DATASETS
+from robustloss.detect import DETECTORS
+from robustloss.experiment import ExperimentSettings, validate
+from robustloss.models import MODELS
+
+from .conftest import CONF, REPO
+
+
+def group_options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_every_registered_component_has_a_config_and_vice_versa():
+    assert group_options("loss") == losses.LOSSES.names()
+    assert group_options("model") == MODELS.names()
+    assert group_options("detector") == DETECTORS.names()
+    assert group_options("dataset") == DATASETS.names()
+
+
+@pytest.mark.parametrize("loss", group_options("loss"))
+def test_every_loss_composes_and_validates(compose_config, loss):
+    cfg = compose_config(f"loss={loss}")
+    settings = ExperimentSettings.from_dict(OmegaConf.to_container(cfg, resolve=True))
+    validate(settings)
+    assert settings.loss.name == loss
+    losses.build(settings.loss.name, 10, **settings.loss.params)
+
+
+@pytest.mark.parametrize("group,name", [(g, n) for g in ("dataset", "model", "detector")
+                                        for n in group_options(g)])
+def test_every_dataset_model_detector_composes(compose_config, group, name):
+    cfg = compose_config(f"{group}={name}")
+    settings = ExperimentSettings.from_dict(OmegaConf.to_container(cfg, resolve=True))
+    validate(settings)
+    assert getattr(settings, group).name == name
+
+
+def test_paper_delays_and_anl_values(compose_config):
+    assert compose_config("loss=piecewise_zero").loss.delay == 1
+    assert compose_config("loss=blurry").loss.delay == 0
+    anl = compose_config("loss=anl_ce").loss
+    assert (anl.alpha, anl.beta, anl.delta) == (1.0, 1.0, 1e-6)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("noise.rate=1.0", r"noise rate must be in \[0, 1\)"),
+    ("noise.rate=-0.1", r"noise rate must be in \[0, 1\)"),
+    ("loss=piecewise_zero loss.c=1.5", r"c must be in \[0.0, 1.0\]"),
+    ("noise.mode=pairwise", "valid: exact, bernoulli"),
+    ("folds=1", "folds must be >= 2"),
+])
+def test_bad_values_fail_validation(compose_config, override, message):
+    cfg = compose_config(*override.split())
+    with pytest.raises(ValueError, match=message):
+        validate(ExperimentSettings.from_dict(OmegaConf.to_container(cfg, resolve=True)))
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "robustloss.run", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_bad_group_name_lists_the_options(tmp_path):
+    out = run_cli("loss=nope", f"results_dir={tmp_path}", cwd=REPO)
+    assert out.returncode != 0
+    assert "Could not find 'loss/nope'" in out.stderr
+    assert "blurry" in out.stderr and "piecewise_zero" in out.stderr
+
+
+def test_cli_bad_value_fails_before_training(tmp_path):
+    out = run_cli("loss=piecewise_zero", "loss.c=2", f"results_dir={tmp_path}",
+                  "hydra.run.dir=" + str(tmp_path / "hydra"), cwd=REPO)
+    assert out.returncode != 0
+    assert "piecewise_zero c must be in [0.0, 1.0], got 2" in out.stderr
+    assert not list(tmp_path.glob("*.json"))

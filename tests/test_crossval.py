@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+
+from robustloss import losses, models
+from robustloss.crossval import check_folds, cross_validate, fold_assignment
+from robustloss.data import load
+from robustloss.train import TrainSettings
+
+
+def small_digits(n=400):
+    data = load("digits").subset(n, seed=0)
+    return data.images, data.labels
+
+
+def run_cv(images, labels, seed=0, folds=3, make_model=None, settings=None):
+    make_model = make_model or (lambda: models.build("small_cnn", (1, 8, 8), 10))
+    return cross_validate(images, labels, 10, make_model,
+                          losses.LossSchedule(losses.build("ce", 10)),
+                          settings or TrainSettings(epochs=2, lr=3e-3), folds=folds, seed=seed,
+                          progress=False)
+
+
+def test_each_sample_held_out_exactly_once():
+    _, labels = small_digits()
+    fold_of = fold_assignment(labels, 5, seed=0)
+    assert set(fold_of) == set(range(5))
+    counts = np.bincount(fold_of)
+    assert counts.sum() == len(labels) and counts.max() - counts.min() <= 10
+
+
+def test_out_of_fold_probabilities_fill_every_row():
+    images, labels = small_digits()
+    result = run_cv(images, labels)
+    assert result.probabilities.shape == (len(labels), 10)
+    assert np.isfinite(result.probabilities).all()
+    np.testing.assert_allclose(result.probabilities.sum(1), 1, atol=1e-5)
+    assert sum(f["n_held_out"] for f in result.folds) == len(labels)
+
+
+class Spy(torch.nn.Module):
+    """Wraps the model and records which images it was trained on (train mode)."""
+
+    seen: list = []
+
+    def __init__(self):
+        super().__init__()
+        self.net = models.build("small_cnn", (1, 8, 8), 10)
+        self.trained_on: set = set()
+        Spy.seen.append(self)
+
+    def forward(self, x):
+        if self.training:
+            # each digits image is identified by its bytes (the subset has no duplicates)
+            self.trained_on.update(bytes(row) for row in (x * 255).round().to(torch.uint8).flatten(1))
+        return self.net(x)
+
+
+def test_fold_model_never_trains_on_its_held_out_samples():
+    images, labels = small_digits(300)
+    keys = [bytes(img.flatten()) for img in images]
+    assert len(set(keys)) == len(keys)
+    Spy.seen = []
+    result = run_cv(images, labels, make_model=Spy)
+    assert len(Spy.seen) == 3
+    for k, spy in enumerate(Spy.seen):
+        held = {keys[i] for i in np.flatnonzero(result.fold_of == k)}
+        train = {keys[i] for i in np.flatnonzero(result.fold_of != k)}
+        assert not (spy.trained_on & held)
+        assert spy.trained_on == train  # and it saw all of its training samples
+
+
+def test_same_seed_gives_identical_probabilities_on_cpu():
+    images, labels = small_digits(300)
+    a = run_cv(images, labels, seed=5)
+    b = run_cv(images, labels, seed=5)
+    c = run_cv(images, labels, seed=6)
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    assert not np.array_equal(a.probabilities, c.probabilities)
+
+
+def test_class_smaller_than_folds_rejected():
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 10)
+    with pytest.raises(ValueError, match=r"at least 5 samples per class.*\{1: 3\}"):
+        check_folds(labels, 5)
+
+
+def test_lr_milestones_scale_the_learning_rate():
+    images, labels = small_digits(200)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = models.build("small_cnn", (1, 8, 8), 10)
+
+        def forward(self, x):
+            return self.net(x)
+
+    settings = TrainSettings(epochs=3, lr=1e-2, lr_milestones=(1,), lr_gamma=0.5)
+    original = torch.optim.Adam.step
+
+    def spy_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy_step
+    try:
+        run_cv(images, labels, folds=2, make_model=Probe, settings=settings)
+    finally:
+        torch.optim.Adam.step = original
+    assert sorted(set(seen)) == [5e-3, 1e-2]
+    assert seen[0] == 1e-2 and seen[-1] == 5e-3

@@ -1,0 +1,94 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from robustloss.experiment import ExperimentSettings
+from robustloss.records import CorruptRecordError, RecordStore, find_records, record_id
+
+
+def settings_dict(**changes):
+    cfg = {
+        "dataset": {"name": "digits", "root": None, "subset": None},
+        "loss": {"name": "blurry", "gamma": 0.4, "detach_weight": True, "delay": 0},
+        "model": {"name": "small_cnn"},
+        "detector": {"name": "confident_learning", "filter_by": "both", "n_jobs": 1},
+        "noise": {"rate": 0.2, "mode": "exact"},
+        "train": {"epochs": 10, "lr": 3e-3},
+        "folds": 5, "seed": 0, "device": "auto",
+        "results_dir": "results/a", "force": False, "progress": True,
+    }
+    for dotted, value in changes.items():
+        *path, leaf = dotted.split(".")
+        node = cfg
+        for part in path:
+            node = node[part]
+        node[leaf] = value
+    return cfg
+
+
+def sid(**changes):
+    return ExperimentSettings.from_dict(settings_dict(**changes)).id
+
+
+def test_id_is_stable_and_ignores_paths_devices_and_logging():
+    base = sid()
+    assert base == sid() and len(base) == 16
+    assert base == sid(**{"results_dir": "elsewhere", "force": True, "progress": False,
+                          "device": "cpu", "dataset.root": "/data"})
+
+
+@pytest.mark.parametrize("change", [
+    {"loss.gamma": 0.5}, {"loss.delay": 1}, {"loss.detach_weight": False}, {"seed": 1},
+    {"noise.rate": 0.3}, {"noise.mode": "bernoulli"}, {"train.lr": 1e-4}, {"folds": 4},
+    {"dataset.subset": 100}, {"detector.filter_by": "prune_by_noise_rate"},
+])
+def test_id_changes_with_result_affecting_values(change):
+    assert sid(**change) != sid()
+
+
+def test_write_is_atomic_and_readable(tmp_path):
+    store = RecordStore(tmp_path)
+    rec = {"id": record_id({"a": 1}), "metrics": {"f1": 0.5}}
+    store.write(rec, {"x": np.arange(3)})
+    assert store.load(rec["id"]) == rec
+    np.testing.assert_array_equal(store.load_arrays(rec["id"])["x"], np.arange(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{rec['id']}.json", f"{rec['id']}.npz"]
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    store = RecordStore(tmp_path)
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.write({"id": "abc", "metrics": {}, "bad": Boom()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_record_is_reported_not_used(tmp_path, caplog):
+    store = RecordStore(tmp_path)
+    good = {"id": "good", "metrics": {}}
+    store.write(good)
+    (tmp_path / "bad.json").write_text('{"id": "bad", "metr')
+    with pytest.raises(CorruptRecordError, match="cannot read record"):
+        store.load("bad")
+    assert find_records(tmp_path) == [good]
+    assert "bad.json" in caplog.text
+    assert store.load("missing") is None
+
+
+def test_record_for_another_id_is_corrupt(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps({"id": "y", "metrics": {}}))
+    with pytest.raises(CorruptRecordError, match="another id"):
+        RecordStore(tmp_path).load("x")
+
+
+def test_no_temporary_files_left(tmp_path):
+    store = RecordStore(tmp_path)
+    for i in range(3):
+        store.write({"id": f"r{i}", "metrics": {}}, {"a": np.zeros(2)})
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
