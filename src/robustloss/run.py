@@ -28,7 +28,7 @@ def describe(settings: ExperimentSettings) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     settings = ExperimentSettings.from_dict(config)
     record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
@@ -36,7 +36,8 @@ def main(cfg: DictConfig) -> float:
     status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"
     log.info("%s [%s] %s: F1 %.4f, balanced accuracy %.4f", describe(settings), record["id"],
              status, m["f1"], m["balanced_accuracy"])
-    return m["f1"]
+    return {"id": record["id"], "ran": ran, "f1": m["f1"],
+            "balanced_accuracy": m["balanced_accuracy"]}
 
 
 if __name__ == "__main__":
