@@ -170,6 +170,8 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple
         "identity": settings.identity(),
         "settings": asdict(settings),
         "metrics": metrics,
+        "noise": {"source": "synthetic" if data.given_labels is None else "human",
+                  "rate_realised": float(corrupted.mean())},
         "folds": result.folds,
         "timings": {
             "load_seconds": t_loaded - t0,

@@ -3,6 +3,7 @@ BL (best gamma), PZ (best c); cells mean +- std over seeds; best cell bold+under
 second bold.
 
     python -m robustloss.tables results/demo            # Markdown to stdout, files beside
+    python -m robustloss.tables results/table1 --paper  # with the paper's value and the difference
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustloss.paper import attach_published
 from robustloss.records import find_records
 
 COLUMNS = {  # loss name -> (paper column, swept parameter)
@@ -39,7 +41,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         rows.append({
             "dataset": s["dataset"]["name"] + (f" (n={s['dataset']['subset']})"
                                                if s["dataset"].get("subset") else ""),
-            "eta": r.get("noise_label") or s["noise"]["rate"],
+            "eta": "human" if r.get("noise", {}).get("source") == "human" else s["noise"]["rate"],
             "loss": loss["name"], "variant": json.dumps(variant, sort_keys=True),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
             **{m: r["metrics"].get(m, math.nan) for m in METRICS},
@@ -83,6 +85,10 @@ def _cell(row: pd.Series, fmt: str) -> str:
     value = f"{row['mean']:.3f}" + ("" if row["n"] < 2 else f" ± {row['std']:.3f}")
     if row["choice"]:
         value += f" ({row['choice']})"
+    if not pd.isna(row.get("paper_mean", float("nan"))):
+        param = f" ({row['paper_param']})" if row["paper_param"] else ""
+        flag = " †" if row["outside_2sigma"] else ""
+        value += f" · paper {row['paper_mean']:.3f}{param}, Δ {row['diff']:+.3f}{flag}"
     if fmt == "latex":
         value = value.replace("±", r"$\pm$").replace("γ", r"$\gamma$")
         marks = {1: r"\textbf{\underline{%s}}", 2: r"\textbf{%s}"}
@@ -100,17 +106,29 @@ def pivot(summary: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
     return wide.reindex(columns=order).fillna("–").reset_index()
 
 
-def write_tables(results_dir: str | Path, out_dir: str | Path | None = None) -> str:
-    """Write CSV / Markdown / LaTeX tables for every detector and metric; return Markdown."""
-    frame = records_frame(find_records(results_dir))
+def long_frame(records: list[dict]) -> pd.DataFrame:
+    """Every record as one flat row (settings.*, metrics.*, timings.*, ...) for own analysis."""
+    keep = ("id", "settings", "metrics", "timings", "noise", "data", "device", "created")
+    return pd.json_normalize([{k: r[k] for k in keep if k in r} for r in records])
+
+
+def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
+                 paper: bool = False) -> str:
+    """Write CSV / Markdown / LaTeX tables for every detector and metric, and records.csv (one
+    row per record); return the Markdown. ``paper``: add the paper's value, the difference,
+    and † where we are outside the paper's +-2 sigma."""
+    records = find_records(results_dir)
+    frame = records_frame(records)
     if frame.empty:
         raise SystemExit(f"no records found under {results_dir}")
     out_dir = Path(out_dir or Path(results_dir) / "tables")
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_dir / "records.csv", index=False)
+    long_frame(records).to_csv(out_dir / "records.csv", index=False)
     sections = []
     for metric, title in METRICS.items():
         summary = summarise(frame, metric)
+        if paper:
+            summary = attach_published(summary, metric)
         for detector, part in summary.groupby("detector"):
             stem = f"{PAPER_TABLE[metric]}_{metric}_{detector}"
             part.to_csv(out_dir / f"{stem}.csv", index=False)
@@ -129,9 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir", help="folder holding the records (searched recursively)")
     parser.add_argument("--out", help="where to write the tables (default: <results_dir>/tables)")
+    parser.add_argument("--paper", action="store_true",
+                        help="put the paper's published value and the difference beside each cell "
+                             "(† = outside the paper's ±2σ)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    sys.stdout.write(write_tables(args.results_dir, args.out))
+    sys.stdout.write(write_tables(args.results_dir, args.out, args.paper))
 
 
 if __name__ == "__main__":

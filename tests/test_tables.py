@@ -1,0 +1,71 @@
+"""Tables from hand-made records: layout, best-parameter choice, ranks, paper comparison."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from robustloss.paper import published
+from robustloss.tables import write_tables
+
+
+def make_record(folder, i, dataset, eta, loss, f1, seed=0, **params):
+    record = {
+        "id": f"r{i:04d}",
+        "settings": {"dataset": {"name": dataset, "subset": None}, "noise": {"rate": eta},
+                     "loss": {"name": loss, "params": params, "delay": 0},
+                     "detector": {"name": "confident_learning"}, "seed": seed},
+        "metrics": {"f1": f1, "balanced_accuracy": f1},
+        "noise": {"source": "synthetic"},
+    }
+    (folder / f"{record['id']}.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def mnist_records(tmp_path):
+    rows = [("ce", {}, [0.975, 0.977]),               # paper 0.975 ± 0.001 -> inside
+            ("blurry", {"gamma": 0.4}, [0.984, 0.986]),
+            ("blurry", {"gamma": 0.8}, [0.950, 0.952]),
+            ("piecewise_zero", {"c": 0.01}, [0.900, 0.902])]  # paper 0.983 ± 0.001 -> outside
+    i = 0
+    for loss, params, values in rows:
+        for seed, f1 in enumerate(values):
+            make_record(tmp_path, i, "mnist", 0.2, loss, f1, seed=seed, **params)
+            i += 1
+    return tmp_path
+
+
+def test_best_gamma_is_chosen_and_cells_are_ranked(mnist_records):
+    markdown = write_tables(mnist_records)
+    row = next(line for line in markdown.splitlines() if line.startswith("| mnist"))
+    assert "**<u>0.985 ± 0.001 (γ=0.4)</u>**" in row      # best
+    assert "**0.976 ± 0.001**" in row                       # second
+    assert "0.901 ± 0.001 (c=0.01)" in row and "**0.901" not in row
+    summary = pd.read_csv(mnist_records / "tables" / "table1_f1_confident_learning.csv")
+    bl = summary[summary["column"] == "BL"].iloc[0]
+    assert bl["variants"] == 2 and bl["n"] == 2
+
+
+def test_paper_values_and_two_sigma_marks(mnist_records):
+    markdown = write_tables(mnist_records, paper=True)
+    row = next(line for line in markdown.splitlines() if line.startswith("| mnist"))
+    ce_cell, bl_cell, pz_cell = (c for c in row.split("|")[3:6])
+    assert "paper 0.975, Δ +0.001" in ce_cell and "†" not in ce_cell
+    assert "paper 0.984 (γ=0.4), Δ +0.001" in bl_cell and "†" not in bl_cell
+    assert "paper 0.983 (c=0.01), Δ -0.082 †" in pz_cell
+    summary = pd.read_csv(mnist_records / "tables" / "table1_f1_confident_learning.csv")
+    assert set(summary["outside_2sigma"]) == {True, False}
+
+
+def test_published_numbers_are_shipped_with_the_package():
+    paper = published()
+    assert len(paper) == 273
+    cell = paper[(paper["table"] == "table1_f1") & (paper["dataset"] == "MNIST")
+                 & (paper["eta"] == 0.2) & (paper["loss"] == "BL")].iloc[0]
+    assert (cell["mean"], cell["std"], cell["param_value"]) == (0.984, 0.001, 0.4)
+    assert set(paper[paper["table"] == "table4_f1_cifar_n"]["eta"]) == {"human"}
+
+
+def test_no_records_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no records found"):
+        write_tables(tmp_path)
