@@ -49,6 +49,51 @@ class CrossValResult:
     folds: list[dict]
 
 
+def fit_and_predict(
+    make_model: Callable[[], nn.Module],
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    predict_images: torch.Tensor,
+    schedule: LossSchedule,
+    settings: TrainSettings,
+    seed: int,
+    bar: tqdm | None = None,
+    fold: int = 0,
+) -> tuple[torch.Tensor, dict]:
+    """Train a fresh model (seeded with ``seed``) on uint8 ``train_images`` (n, C, H, W) and
+    int64 ``train_labels`` (n,), both on the training device; return its softmax
+    probabilities (m, K) for ``predict_images`` and the run's statistics."""
+    device = train_images.device
+    torch.manual_seed(seed)
+    model = make_model().to(device)
+    generator = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+
+    def on_epoch_end(epoch, mean_loss):
+        losses.append(mean_loss)
+        if bar is not None:
+            bar.set_postfix(fold=fold, loss=f"{mean_loss:.4f}")
+            bar.update()
+
+    start = time.perf_counter()
+    transform = fit(model, train_images, train_labels, schedule, settings, generator, on_epoch_end)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    probs = predict_proba(model, transform, predict_images, amp=settings.amp)
+    return probs, {
+        "fold": fold, "n_train": len(train_labels), "n_held_out": len(predict_images),
+        "train_seconds": seconds,
+        "samples_per_second": len(train_labels) * settings.epochs / seconds,
+        "epoch_losses": losses,
+    }
+
+
+def progress_bar(total: int, progress: bool) -> tqdm:
+    """A bar over epochs, silent when ``progress`` is false or output is not a terminal."""
+    return tqdm(total=total, desc="train", disable=None if progress else True, leave=False)
+
+
 def cross_validate(
     images: torch.Tensor,
     labels: np.ndarray,
@@ -72,33 +117,14 @@ def cross_validate(
     y = torch.as_tensor(labels, dtype=torch.int64, device=device)
     probs = np.full((len(labels), num_classes), np.nan, dtype=np.float32)
     stats = []
-    bar = tqdm(total=folds * settings.epochs, desc="train", disable=None if progress else True,
-               leave=False)
-    for k in range(folds):
-        train_idx = torch.from_numpy(np.flatnonzero(fold_of != k)).to(device)
-        held_idx = np.flatnonzero(fold_of == k)
-        torch.manual_seed(seed * 1000 + k)
-        model = make_model().to(device)
-        generator = torch.Generator().manual_seed(seed * 1000 + k)
-        losses: list[float] = []
-
-        def on_epoch_end(epoch, mean_loss, k=k, losses=losses):
-            losses.append(mean_loss)
-            bar.set_postfix(fold=k, loss=f"{mean_loss:.4f}")
-            bar.update()
-
-        start = time.perf_counter()
-        transform = fit(model, x[train_idx], y[train_idx], schedule, settings, generator, on_epoch_end)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-        held = torch.from_numpy(held_idx).to(device)
-        probs[held_idx] = predict_proba(model, transform, x[held], amp=settings.amp).cpu().numpy()
-        stats.append({
-            "fold": k, "n_train": int(len(train_idx)), "n_held_out": int(len(held_idx)),
-            "train_seconds": seconds,
-            "samples_per_second": len(train_idx) * settings.epochs / seconds,
-            "epoch_losses": losses,
-        })
-    bar.close()
+    with progress_bar(folds * settings.epochs, progress) as bar:
+        for k in range(folds):
+            train_idx = torch.from_numpy(np.flatnonzero(fold_of != k)).to(device)
+            held_idx = np.flatnonzero(fold_of == k)
+            held = torch.from_numpy(held_idx).to(device)
+            fold_probs, fold_stats = fit_and_predict(
+                make_model, x[train_idx], y[train_idx], x[held], schedule, settings,
+                seed * 1000 + k, bar, k)
+            probs[held_idx] = fold_probs.cpu().numpy()
+            stats.append(fold_stats)
     return CrossValResult(probs, fold_of, stats)

@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+import torch
 
 from robustloss import data as datasets
 from robustloss import losses, models
-from robustloss.crossval import check_folds, cross_validate
+from robustloss.crossval import check_folds, cross_validate, fit_and_predict, progress_bar
 from robustloss.detect import DETECTORS, detect
 from robustloss.metrics import accuracy, detection_scores
 from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
@@ -26,6 +27,19 @@ from robustloss.records import CorruptRecordError, RecordStore, record_id
 from robustloss.train import TrainSettings
 
 log = logging.getLogger(__name__)
+
+# Parameters that change where or how things are read, not the result.
+NOT_IDENTITY = {
+    "dataset": ("download", "verify", "labels_path", "label_errors_path"),
+    "model": ("allow_download",),
+    "detector": ("n_jobs",),
+}
+
+PROTOCOLS = {
+    "crossval": "K-fold cross-validation on the (noisy) training set; detect on the training set",
+    "test_set": "train once on the training set as given; corrupt, predict and detect on the test "
+                "set (paper Table 3, cleaned CIFAR-100 test set)",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class ExperimentSettings:
     noise: NoiseSettings = NoiseSettings()
     train: TrainSettings = TrainSettings()
     folds: int = 5
+    protocol: str = "crossval"  # see PROTOCOLS
     seed: int = 0
     device: str = "auto"  # not part of the identity: the same experiment on another device
 
@@ -89,15 +104,19 @@ class ExperimentSettings:
             noise=NoiseSettings(**cfg.get("noise", {})),
             train=TrainSettings(**cfg.get("train", {})),
             folds=int(cfg.get("folds", 5)),
+            protocol=str(cfg.get("protocol", "crossval")),
             seed=int(cfg.get("seed", 0)),
             device=str(cfg.get("device", "auto")),
         )
 
     def identity(self) -> dict:
-        """The values that change the result (not paths, devices or logging)."""
+        """The values that change the result (not paths, devices, downloads or logging)."""
         values = asdict(self)
         values["dataset"].pop("root")
         values.pop("device")
+        for part, names in NOT_IDENTITY.items():
+            for name in names:
+                values[part]["params"].pop(name, None)
         return values
 
     @property
@@ -116,6 +135,8 @@ def validate(settings: ExperimentSettings) -> None:
     losses.LossSchedule(losses.build(settings.loss.name, 2, **settings.loss.params), settings.loss.delay)
     if settings.folds < 2:
         raise ValueError(f"folds must be >= 2, got {settings.folds}")
+    if settings.protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {settings.protocol!r}; valid: {', '.join(PROTOCOLS)}")
     resolve_device(settings.device)
 
 
@@ -125,72 +146,108 @@ def _fingerprint(data: datasets.LabelledData) -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass
+class Predictions:
+    """What the detector sees and is scored on. Arrays have one row per judged sample."""
+
+    noisy: np.ndarray          # int (n,) labels given to the detector
+    true: np.ndarray           # int (n,) clean labels
+    corrupted: np.ndarray      # bool (n,) noisy != true
+    probabilities: np.ndarray  # float (n, K) predicted by models that never trained on the row
+    fold_of: np.ndarray        # int (n,) fold that predicted the row (0 for the test-set protocol)
+    folds: list[dict]
+
+
+def _noisy_labels(settings, labels, given, num_classes):
+    if given is not None:  # human label noise replaces synthetic noise
+        noisy = given.astype(np.int64)
+        return noisy, noisy != labels
+    return corrupt_labels(labels, num_classes, settings.noise.rate, settings.seed,
+                          settings.noise.mode)
+
+
+def _predict(settings, data, make_model, schedule, device, progress) -> Predictions:
+    if settings.protocol == "test_set":
+        if data.test_images is None:
+            raise ValueError(f"protocol test_set needs a dataset with a test split; "
+                             f"{data.name!r} has none")
+        noisy, corrupted = _noisy_labels(settings, data.test_labels, None, data.num_classes)
+        with progress_bar(settings.train.epochs, progress) as bar:
+            probs, stats = fit_and_predict(
+                make_model, data.images.to(device),
+                torch.as_tensor(data.labels, dtype=torch.int64, device=device),
+                data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
+        return Predictions(noisy, data.test_labels, corrupted, probs.cpu().numpy(),
+                           np.zeros(len(noisy), dtype=np.int64), [stats])
+    noisy, corrupted = _noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
+    result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
+                            settings.train, settings.folds, settings.seed, device, progress)
+    return Predictions(noisy, data.labels, corrupted, result.probabilities, result.fold_of,
+                       result.folds)
+
+
 def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple[dict, dict]:
     """Run one experiment. Returns (record without id/config, arrays for the .npz)."""
     validate(settings)
     t0 = time.perf_counter()
     ds = settings.dataset
     data = datasets.load(ds.name, ds.root, **ds.params).subset(ds.subset)
-    if data.given_labels is not None:  # human label noise replaces synthetic noise
-        noisy = data.given_labels.astype(np.int64)
-        corrupted = noisy != data.labels
-    else:
-        noisy, corrupted = corrupt_labels(data.labels, data.num_classes, settings.noise.rate,
-                                          settings.seed, settings.noise.mode)
-    check_folds(noisy, settings.folds)
+    if settings.protocol == "crossval":
+        check_folds(data.given_labels if data.given_labels is not None else data.labels,
+                    settings.folds)
     loss = losses.build(settings.loss.name, data.num_classes, **settings.loss.params)
     schedule = losses.LossSchedule(loss, settings.loss.delay)
     input_shape = tuple(data.images.shape[1:])
-    models.build(settings.model.name, input_shape, data.num_classes, **settings.model.params)
+
+    def make_model():
+        return models.build(settings.model.name, input_shape, data.num_classes,
+                            **settings.model.params)
+
+    make_model()  # bad model parameters fail here, before any training
     device = resolve_device(settings.device)
     t_loaded = time.perf_counter()
-
-    result = cross_validate(
-        data.images, noisy, data.num_classes,
-        lambda: models.build(settings.model.name, input_shape, data.num_classes,
-                             **settings.model.params),
-        schedule, settings.train, settings.folds, settings.seed, device, progress,
-    )
+    pred = _predict(settings, data, make_model, schedule, device, progress)
     t_trained = time.perf_counter()
-    flagged = detect(settings.detector.name, noisy, result.probabilities, **settings.detector.params)
+    flagged = detect(settings.detector.name, pred.noisy, pred.probabilities, **settings.detector.params)
     t_detected = time.perf_counter()
 
-    metrics = detection_scores(flagged, corrupted)
+    metrics = detection_scores(flagged, pred.corrupted)
     metrics.update(
-        accuracy_noisy=accuracy(result.probabilities, noisy),
-        accuracy_true=accuracy(result.probabilities, data.labels),
-        noise_rate_realised=float(corrupted.mean()),
+        accuracy_noisy=accuracy(pred.probabilities, pred.noisy),
+        accuracy_true=accuracy(pred.probabilities, pred.true),
+        noise_rate_realised=float(pred.corrupted.mean()),
     )
-    for fold in result.folds:
-        held = result.fold_of == fold["fold"]
-        fold["accuracy_noisy"] = accuracy(result.probabilities[held], noisy[held])
-        fold["accuracy_true"] = accuracy(result.probabilities[held], data.labels[held])
-    train_seconds = sum(f["train_seconds"] for f in result.folds)
+    for fold in pred.folds:
+        held = pred.fold_of == fold["fold"]
+        fold["accuracy_noisy"] = accuracy(pred.probabilities[held], pred.noisy[held])
+        fold["accuracy_true"] = accuracy(pred.probabilities[held], pred.true[held])
+    train_seconds = sum(f["train_seconds"] for f in pred.folds)
     record = {
         "identity": settings.identity(),
         "settings": asdict(settings),
         "metrics": metrics,
         "noise": {"source": "synthetic" if data.given_labels is None else "human",
-                  "rate_realised": float(corrupted.mean())},
-        "folds": result.folds,
+                  "rate_realised": float(pred.corrupted.mean())},
+        "folds": pred.folds,
         "timings": {
             "load_seconds": t_loaded - t0,
-            "cross_validation_seconds": t_trained - t_loaded,
+            "training_seconds": t_trained - t_loaded,
             "detect_seconds": t_detected - t_trained,
             "total_seconds": t_detected - t0,
-            "samples_per_second": sum(f["n_train"] for f in result.folds)
+            "samples_per_second": sum(f["n_train"] for f in pred.folds)
             * settings.train.epochs / train_seconds,
         },
         "data": {"num_samples": len(data), "num_classes": data.num_classes,
-                 "input_shape": list(input_shape), "fingerprint": _fingerprint(data)},
+                 "num_judged": len(pred.noisy), "input_shape": list(input_shape),
+                 "fingerprint": _fingerprint(data)},
         "device": describe_device(device),
         "versions": package_versions(),
         "git": git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     arrays = {
-        "noisy_labels": noisy, "true_labels": data.labels, "corrupted": corrupted,
-        "probabilities": result.probabilities, "fold_of": result.fold_of, "flagged": flagged,
+        "noisy_labels": pred.noisy, "true_labels": pred.true, "corrupted": pred.corrupted,
+        "probabilities": pred.probabilities, "fold_of": pred.fold_of, "flagged": flagged,
     }
     return record, arrays
 

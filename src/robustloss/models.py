@@ -41,3 +41,6 @@ def build(name: str, input_shape, num_classes: int, **params) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+from robustloss import resnets  # noqa: E402,F401  (registers the ResNets)

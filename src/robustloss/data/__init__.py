@@ -60,7 +60,7 @@ class LabelledData:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, root: str | None, params: tuple) -> LabelledData:
-    return DATASETS.get(name)(root=root, **dict(params))
+    return DATASETS.create(name, dict(params), root=root)
 
 
 def load(name: str, root: str | None = None, **params) -> LabelledData:
@@ -69,4 +69,4 @@ def load(name: str, root: str | None = None, **params) -> LabelledData:
     return _load_cached(name, None if root is None else str(root), tuple(sorted(params.items())))
 
 
-from robustloss.data import digits  # noqa: E402,F401  (registers the bundled dataset)
+from robustloss.data import cifar_n, cleaned_test, digits, vision  # noqa: E402,F401  (registers)
