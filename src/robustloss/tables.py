@@ -132,7 +132,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         for detector, part in summary.groupby("detector"):
             stem = f"{PAPER_TABLE[metric]}_{metric}_{detector}"
             part.to_csv(out_dir / f"{stem}.csv", index=False)
-            markdown = pivot(part).to_markdown(index=False)
+            markdown = pivot(part).to_markdown(index=False, disable_numparse=True)
             (out_dir / f"{stem}.md").write_text(markdown + "\n")
             (out_dir / f"{stem}.tex").write_text(
                 pivot(part, "latex").to_latex(index=False, escape=False))

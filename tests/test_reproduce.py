@@ -1,0 +1,52 @@
+"""scripts/reproduce.py: the table sweeps end to end (smoke mode) and its refusal to start
+when data is missing."""
+
+import os
+import subprocess
+import sys
+
+from robustloss.records import find_records
+
+from .conftest import REPO
+
+
+def reproduce(*args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "scripts/reproduce.py", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_smoke_table1_on_digits_runs_every_family_and_prints_both_tables(tmp_path):
+    out = reproduce("table1", "--smoke", "--datasets", "digits", "--rates", "0.2",
+                    "--results", str(tmp_path), "--", "train.lr=3e-3")
+    assert out.returncode == 0, out.stderr[-3000:]
+    records = find_records(tmp_path)
+    assert sorted(r["settings"]["loss"]["name"] for r in records) == sorted(
+        ["ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero"])
+    assert {r["settings"]["dataset"]["subset"] for r in records} == {1000}
+    assert {r["settings"]["folds"] for r in records} == {3}
+    for title in ("### F1 (confident_learning)", "### balanced accuracy (confident_learning)"):
+        assert title in out.stdout
+    assert "(γ=0.4)" in out.stdout and "(c=0.01)" in out.stdout
+    assert (tmp_path / "tables" / "records.csv").exists()
+    # a second run resumes: nothing is re-run
+    again = reproduce("table1", "--smoke", "--datasets", "digits", "--rates", "0.2",
+                      "--results", str(tmp_path), "--", "train.lr=3e-3")
+    assert again.returncode == 0
+    assert again.stderr.count("skipped (record exists)") + again.stdout.count(
+        "skipped (record exists)") == 7
+
+
+def test_full_run_with_missing_data_starts_nothing(tmp_path):
+    out = reproduce("table3", "--results", str(tmp_path / "r"),
+                    env={"ROBUSTLOSS_DATA": str(tmp_path / "empty")}, timeout=120)
+    assert out.returncode == 2
+    assert "cannot read cifar100_cleaned_test" in out.stderr and "nothing was started" in out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_smoke_skips_missing_datasets_and_says_so(tmp_path):
+    out = reproduce("table4", "--smoke", "--results", str(tmp_path / "r"),
+                    env={"ROBUSTLOSS_DATA": str(tmp_path / "empty")}, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.count("skipping cifar") == 3 and "nothing to run" in out.stderr
