@@ -44,8 +44,8 @@ def family_commands(table: str, sweep, args, datasets: list[str], results: str) 
     seeds = args.seeds or sweep.seeds
     rates = args.rates or ",".join(map(str, sweep.rates))
     commands = []
-    for family, grid in sweep.families.items():
-        grid = dict(grid)
+    for family in sweep.families.values():
+        grid = dict(family)
         if args.smoke:
             grid.update({k: v for k, v in sweep.smoke.grids.items() if k in grid})
         if args.gammas and "loss.gamma" in grid:
