@@ -69,3 +69,16 @@ def test_published_numbers_are_shipped_with_the_package():
 def test_no_records_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no records found"):
         write_tables(tmp_path)
+
+
+def test_a_second_record_for_the_same_cell_and_seed_is_not_a_second_seed(tmp_path, caplog):
+    make_record(tmp_path, 1, "mnist", 0.2, "ce", 0.90)
+    make_record(tmp_path, 2, "mnist", 0.2, "ce", 0.80)  # same cell, same seed, newer file
+    (tmp_path / "r0001.json").write_text(
+        (tmp_path / "r0001.json").read_text().replace('"metrics"', '"created": "2026-01-01", "metrics"'))
+    (tmp_path / "r0002.json").write_text(
+        (tmp_path / "r0002.json").read_text().replace('"metrics"', '"created": "2026-02-01", "metrics"'))
+    markdown = write_tables(tmp_path)
+    row = next(line for line in markdown.splitlines() if line.startswith("| mnist"))
+    assert "0.800" in row and "±" not in row
+    assert "left out: r0001" in caplog.text

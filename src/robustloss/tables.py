@@ -20,6 +20,8 @@ import pandas as pd
 from robustloss.paper import attach_published
 from robustloss.records import find_records
 
+log = logging.getLogger(__name__)
+
 COLUMNS = {  # loss name -> (paper column, swept parameter)
     "ce": ("CE", None), "focal": ("FL", None), "gce": ("GCE", None),
     "anl_ce": ("ANL-CE", None), "anl_fl": ("ANL-FL", None),
@@ -44,9 +46,22 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "eta": "human" if r.get("noise", {}).get("source") == "human" else s["noise"]["rate"],
             "loss": loss["name"], "variant": json.dumps(variant, sort_keys=True),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
+            "created": r.get("created", ""),
             **{m: r["metrics"].get(m, math.nan) for m in METRICS},
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    # Two records for one cell and seed (other settings, or an older version of the pipeline)
+    # would count as two seeds: keep the newest and say so.
+    keys = ["detector", "dataset", "eta", "loss", "variant", "seed"]
+    frame = frame.sort_values("created")
+    duplicated = frame.duplicated(keys, keep="last")
+    if duplicated.any():
+        log.warning("%d record(s) share a table cell and seed with a newer one and are left out: %s",
+                    duplicated.sum(), ", ".join(frame.loc[duplicated, "id"][:5])
+                    + (", ..." if duplicated.sum() > 5 else ""))
+    return frame[~duplicated].reset_index(drop=True)
 
 
 def _variant_label(variant: str, keys: list[str]) -> str:
