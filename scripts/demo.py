@@ -18,20 +18,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from robustloss.sweeps import pending_jobs
+
 SWEEPS = ("demo_baselines", "demo_blurry", "demo_piecewise_zero")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_sweep(sweep: str, seed: int, results: str, log_dir: Path) -> tuple[str, int, float]:
+def run_sweep(overrides: list[str], log: Path) -> tuple[int, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    log = log_dir / f"{sweep}_seed{seed}.log"
     start = time.perf_counter()
     with log.open("w") as handle:
-        code = subprocess.call(
-            [sys.executable, "-m", "robustloss.run", "-m", f"experiment={sweep}", f"seed={seed}",
-             f"results_dir={results}", "progress=false"],
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    return f"{sweep} seed={seed} ({log})", code, time.perf_counter() - start
+        code = subprocess.call([sys.executable, "-m", "robustloss.run", "-m", *overrides],
+                               cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    return code, time.perf_counter() - start
 
 
 def main() -> int:
@@ -43,13 +42,22 @@ def main() -> int:
     start = time.perf_counter()
     log_dir = ROOT / args.results / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(sweep, seed) for seed in args.seeds for sweep in SWEEPS]
-    print(f"demo: {len(jobs)} sweeps on digits, {args.jobs} at a time; logs in {log_dir}")
+    sweeps = {f"{sweep} seed={seed}": [f"experiment={sweep}", f"seed={seed}",
+                                       f"results_dir={args.results}", "progress=false"]
+              for seed in args.seeds for sweep in SWEEPS}
+    todo = {}
+    for name, overrides in sweeps.items():  # a sweep whose records all exist is not launched
+        pending = len(pending_jobs(ROOT / "conf", overrides))
+        if pending:
+            todo[name] = overrides
+        print(f"  {name}: {pending} experiment(s) to run")
+    print(f"demo: {len(todo)} sweep(s) on digits, {args.jobs} at a time; logs in {log_dir}")
     failed = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_sweep, sweep, seed, args.results, log_dir) for sweep, seed in jobs]
-        for future in futures:
-            name, code, seconds = future.result()
+        futures = {name: pool.submit(run_sweep, overrides, log_dir / f"{name.replace(' ', '_')}.log")
+                   for name, overrides in todo.items()}
+        for name, future in futures.items():
+            code, seconds = future.result()
             print(f"  {'done' if code == 0 else 'FAILED'} in {seconds:5.1f}s: {name}", flush=True)
             if code:
                 failed.append(name)

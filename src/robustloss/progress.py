@@ -7,9 +7,10 @@ import logging
 import time
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from robustloss.sweeps import expand, merge_sweep_overrides, sweep_params
 
 log = logging.getLogger("robustloss.sweep")
 
@@ -17,17 +18,7 @@ log = logging.getLogger("robustloss.sweep")
 def count_sweep_jobs(config: DictConfig) -> int:
     """Number of jobs Hydra's basic sweeper will launch: the product of the sweep lists in
     ``hydra.sweeper.params`` and on the command line (the command line wins per key)."""
-    parser = OverridesParser.create()
-    by_key: dict[str, str] = {}
-    for key, value in (config.hydra.sweeper.get("params") or {}).items():
-        by_key[key] = f"{key}={value}"
-    for text in config.hydra.overrides.task:
-        by_key[parser.parse_override(text).key_or_group] = text
-    total = 1
-    for override in parser.parse_overrides(list(by_key.values())):
-        if override.is_sweep_override():
-            total *= len(list(override.sweep_string_iterator()))
-    return total
+    return len(expand(merge_sweep_overrides(sweep_params(config), config.hydra.overrides.task)))
 
 
 class SweepProgress(Callback):
