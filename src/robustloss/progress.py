@@ -51,7 +51,11 @@ class SweepProgress(Callback):
                  self.counts["skipped"], self.counts["failed"], self.total - finished)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self.total is not None:
+        if self.total is not None and not any(self.counts.values()):
+            # a remote launcher (SLURM): jobs reported in their own logs, not to this process
+            log.info("sweep of %d experiments finished in %.1fs; each job's log says whether it "
+                     "ran or was skipped", self.total, time.perf_counter() - self.started)
+        elif self.total is not None:
             log.info("sweep finished in %.1fs: done %d, skipped %d, failed %d of %d",
                      time.perf_counter() - self.started, self.counts["ran"],
                      self.counts["skipped"], self.counts["failed"], self.total)
