@@ -69,4 +69,4 @@ def load(name: str, root: str | None = None, **params) -> LabelledData:
     return _load_cached(name, None if root is None else str(root), tuple(sorted(params.items())))
 
 
-from robustloss.data import cifar_n, cleaned_test, digits, vision  # noqa: E402,F401  (registers)
+from robustloss.data import arrays, cifar_n, cleaned_test, digits, vision  # noqa: E402,F401  (registers)

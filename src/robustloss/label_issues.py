@@ -1,0 +1,65 @@
+"""List the samples an experiment flagged as mislabelled, worst first.
+
+    python -m robustloss.run dataset=arrays dataset.path=mine.npz loss=blurry results_dir=results/mine
+    python -m robustloss.label_issues results/mine [--top 20]
+
+For every record under the folder, writes ``<id>_label_issues.csv`` beside it: index,
+given_label, predicted_label, p_given (out-of-fold probability of the given label),
+label_quality (cleanlab's self-confidence score; low = likely wrong) and flagged, flagged
+rows first, lowest quality first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from cleanlab.rank import get_label_quality_scores
+
+from robustloss.records import RecordStore, find_records
+
+
+def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> pd.DataFrame:
+    """noisy_labels int (N,), probabilities float (N, K), flagged bool (N,) -> one row per
+    sample, flagged first, then by label quality ascending."""
+    probs = probabilities.astype(np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)
+    frame = pd.DataFrame({
+        "index": np.arange(len(noisy_labels)),
+        "given_label": noisy_labels,
+        "predicted_label": probs.argmax(axis=1),
+        "p_given": probs[np.arange(len(noisy_labels)), noisy_labels],
+        "label_quality": get_label_quality_scores(noisy_labels, probs),
+        "flagged": flagged.astype(bool),
+    })
+    return frame.sort_values(["flagged", "label_quality"], ascending=[False, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results_dir")
+    parser.add_argument("--top", type=int, default=10, help="rows to print per record")
+    args = parser.parse_args(argv)
+    records = find_records(args.results_dir)
+    if not records:
+        raise SystemExit(f"no records found under {args.results_dir}")
+    for record in records:
+        folder = Path(args.results_dir)
+        path = next(folder.rglob(f"{record['id']}.json")).parent
+        arrays = RecordStore(path).load_arrays(record["id"])
+        table = label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"])
+        out = path / f"{record['id']}_label_issues.csv"
+        table.to_csv(out, index=False)
+        s = record["settings"]
+        print(f"{s['dataset']['name']} {s['loss']['name']} {s['loss']['params']}: "
+              f"{int(table['flagged'].sum())} of {len(table)} flagged -> {out}")
+        print(table.head(args.top).to_string(index=False), end="\n\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
