@@ -14,7 +14,6 @@ files are missing; a full run refuses to start if any dataset is missing.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from robustloss.sweeps import pending_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("table1", "table3", "table4")
@@ -101,17 +102,21 @@ def main() -> int:
         return 2
 
     start = time.perf_counter()
-    commands = family_commands(args.table, sweep, args, datasets, results)
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")) \
-        if args.launcher == "local" else dict(os.environ)
+    commands = []
+    for cmd in family_commands(args.table, sweep, args, datasets, results):
+        pending = len(pending_jobs(ROOT / "conf", cmd[4:]))  # what follows `robustloss.run -m`
+        family = next(c for c in cmd if c.startswith("loss="))
+        print(f"{family}: {pending} experiment(s) without a record", flush=True)
+        if pending:  # a family whose records all exist is not launched (no SLURM array at all)
+            commands.append(cmd)
 
     def run(cmd: list[str]) -> int:
         print("+", " ".join(cmd[1:]), flush=True)
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        return subprocess.call(cmd, cwd=ROOT)
 
     # locally one multirun after another; on SLURM all job arrays are submitted at once
     workers = len(commands) if args.launcher == "slurm" else 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         codes = list(pool.map(run, commands))
     print(f"\nsweeps finished in {time.perf_counter() - start:.1f} s; exit codes {codes}")
     table_code = subprocess.call([sys.executable, "-m", "robustloss.tables", results, "--paper"],

@@ -55,6 +55,9 @@ def test_paper_delays_and_anl_values(compose_config):
     ("loss=piecewise_zero loss.c=1.5", r"c must be in \[0.0, 1.0\]"),
     ("noise.mode=pairwise", "valid: exact, bernoulli"),
     ("folds=1", "folds must be >= 2"),
+    ("detector.filter_by=bogus", "detector.filter_by 'bogus' is not one of"),
+    ("+detector.frac_nois=0.5", r"unknown parameter\(s\) \['frac_nois'\]"),
+    ("protocol=holdout", "unknown protocol 'holdout'; valid: crossval, test_set"),
 ])
 def test_bad_values_fail_validation(compose_config, override, message):
     cfg = compose_config(*override.split())
@@ -72,6 +75,13 @@ def test_cli_bad_group_name_lists_the_options(tmp_path):
     assert out.returncode != 0
     assert "Could not find 'loss/nope'" in out.stderr
     assert "blurry" in out.stderr and "piecewise_zero" in out.stderr
+
+
+def test_table_sweep_config_refuses_a_single_run(tmp_path):
+    out = run_cli("experiment=table1", f"results_dir={tmp_path}",
+                  "hydra.run.dir=" + str(tmp_path / "hydra"), cwd=REPO)
+    assert out.returncode != 0 and "make reproduce-<table>" in out.stderr
+    assert not list(tmp_path.glob("*.json"))
 
 
 def test_cli_bad_value_fails_before_training(tmp_path):

@@ -69,7 +69,7 @@ def test_tables_from_records(tmp_path):
     markdown = write_tables(tmp_path)
     assert "| CE" in markdown and "BL" in markdown and "(γ=0." in markdown
     assert "± " in markdown  # CE has two seeds
-    for stem in ("table1_f1_confident_learning", "table2_balanced_accuracy_confident_learning"):
+    for stem in ("f1_confident_learning", "balanced_accuracy_confident_learning"):
         for ext in ("csv", "md", "tex"):
             assert (tmp_path / "tables" / f"{stem}.{ext}").exists()
     assert "**<u>" in markdown

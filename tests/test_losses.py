@@ -194,3 +194,29 @@ def test_finite_on_extreme_logits(name, detach):
 def test_bad_names_and_values_are_rejected(name, params, match):
     with pytest.raises(ValueError, match=match):
         losses.build(name, 10, **params)
+
+
+def test_anl_fl_detached_weights_are_constants_in_both_terms():
+    """With detach_weight, NFL's and NNFL's (1-p_k)^gamma act as constants: the gradient
+    equals that of the same formulas with the weights computed from detached probabilities."""
+    gamma, k = 0.5, 10
+    logits, targets = random_batch(n=16, scale=2.0)
+    a = logits.clone().requires_grad_()
+    losses.build("anl_fl", k, alpha=2.0, beta=3.0, delta=0.0, gamma=gamma)(a, targets).sum().backward()
+
+    b = logits.clone().requires_grad_()
+    lp = F.log_softmax(b, 1)
+    w = (1 - lp.detach().exp()) ** gamma
+    fl = -w * lp
+    nfl = fl.gather(1, targets[:, None]).squeeze(1) / fl.sum(1)
+    lpc = lp.clamp_min(math.log(1e-7))
+    flc = -((1 - lpc.detach().exp()) ** gamma) * lpc
+    big_a = -((1 - 1e-7) ** gamma) * math.log(1e-7)
+    nnfl = 1 - (big_a - flc.gather(1, targets[:, None]).squeeze(1)) / (k * big_a - flc.sum(1))
+    (2 * nfl + 3 * nnfl).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)
+
+    c = logits.clone().requires_grad_()
+    losses.build("anl_fl", k, alpha=2.0, beta=3.0, delta=0.0, gamma=gamma,
+                  detach_weight=False)(c, targets).sum().backward()
+    assert not torch.allclose(c.grad, b.grad, rtol=1e-3)

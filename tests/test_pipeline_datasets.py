@@ -73,3 +73,25 @@ def test_cleaned_cifar100_test_set_protocol(tmp_path):
     assert arrays["corrupted"].sum() == 9                  # round(0.25 * 36) test labels corrupted
     assert len(record["folds"]) == 1 and record["folds"][0]["n_train"] == 200
     assert record["settings"]["train"]["lr_gamma"] == 0.2
+
+
+def test_test_set_protocol_trains_once_for_all_noise_rates(tmp_path):
+    write_fake_cifar100(tmp_path, train=200, test=40)
+    errors = tmp_path / "mturk.json"
+    errors.write_text(json.dumps([{"id": 3, "mturk": {"given": 0}}]))
+    results = tmp_path / "records"
+    out = subprocess.run(
+        [sys.executable, "-m", "robustloss.run", "-m", "dataset=cifar100_cleaned_test",
+         f"dataset.root={tmp_path}", "dataset.verify=false", f"dataset.label_errors_path={errors}",
+         "model=resnet32", "train.epochs=1", "noise.rate=0.1,0.3", f"results_dir={results}",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}", "progress=false"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    store = RecordStore(results)
+    records = sorted((json.loads(p.read_text()) for p in results.glob("*.json")),
+                     key=lambda r: r["settings"]["noise"]["rate"])
+    assert len(records) == 2 and len(list((results / "predictions").glob("*.npz"))) == 1
+    a, b = (store.load_arrays(r["id"]) for r in records)
+    np.testing.assert_array_equal(a["probabilities"], b["probabilities"])  # one training run
+    assert (a["corrupted"].sum(), b["corrupted"].sum()) == (4, 12)          # of 39 test labels
+    assert records[0]["folds"] == records[1]["folds"]

@@ -52,7 +52,8 @@ def test_write_is_atomic_and_readable(tmp_path):
     store = RecordStore(tmp_path)
     rec = {"id": record_id({"a": 1}), "metrics": {"f1": 0.5}}
     store.write(rec, {"x": np.arange(3)})
-    assert store.load(rec["id"]) == rec
+    loaded = store.load(rec["id"])
+    assert {k: loaded[k] for k in rec} == rec and len(loaded["arrays_sha256"]) == 64
     np.testing.assert_array_equal(store.load_arrays(rec["id"])["x"], np.arange(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{rec['id']}.json", f"{rec['id']}.npz"]
 
@@ -87,8 +88,37 @@ def test_record_for_another_id_is_corrupt(tmp_path):
         RecordStore(tmp_path).load("x")
 
 
+def test_arrays_from_another_write_are_refused(tmp_path):
+    store = RecordStore(tmp_path)
+    store.write({"id": "r", "metrics": {}}, {"x": np.arange(3)})
+    np.savez_compressed(store.npz_path("r"), x=np.arange(4))  # as a killed forced re-run leaves it
+    with pytest.raises(CorruptRecordError, match="does not match its record"):
+        store.load_arrays("r")
+
+
 def test_no_temporary_files_left(tmp_path):
     store = RecordStore(tmp_path)
     for i in range(3):
         store.write({"id": f"r{i}", "metrics": {}}, {"a": np.zeros(2)})
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_int_and_float_spellings_are_one_experiment():
+    assert sid(**{"loss.gamma": 1}) == sid(**{"loss.gamma": 1.0})
+    assert sid(**{"noise.rate": 0}) == sid(**{"noise.rate": 0.0})
+    assert sid(**{"loss.detach_weight": True}) != sid(**{"loss.detach_weight": 1.0})
+
+
+def test_piecewise_zero_gets_the_paper_delay_when_none_is_given():
+    cfg = settings_dict()
+    cfg["loss"] = {"name": "piecewise_zero", "c": 0.01}
+    assert ExperimentSettings.from_dict(cfg).loss.delay == 1
+    cfg["loss"]["delay"] = 0
+    assert ExperimentSettings.from_dict(cfg).loss.delay == 0
+
+
+def test_unknown_noise_setting_is_named():
+    cfg = settings_dict()
+    cfg["noise"]["ratio"] = 0.2
+    with pytest.raises(ValueError, match=r"unknown noise setting\(s\) \['ratio'\]"):
+        ExperimentSettings.from_dict(cfg)

@@ -41,7 +41,7 @@ def test_best_gamma_is_chosen_and_cells_are_ranked(mnist_records):
     assert "**<u>0.985 ± 0.001 (γ=0.4)</u>**" in row      # best
     assert "**0.976 ± 0.001**" in row                       # second
     assert "0.901 ± 0.001 (c=0.01)" in row and "**0.901" not in row
-    summary = pd.read_csv(mnist_records / "tables" / "table1_f1_confident_learning.csv")
+    summary = pd.read_csv(mnist_records / "tables" / "f1_confident_learning.csv")
     bl = summary[summary["column"] == "BL"].iloc[0]
     assert bl["variants"] == 2 and bl["n"] == 2
 
@@ -53,7 +53,7 @@ def test_paper_values_and_two_sigma_marks(mnist_records):
     assert "paper 0.975, Δ +0.001" in ce_cell and "†" not in ce_cell
     assert "paper 0.984 (γ=0.4), Δ +0.001" in bl_cell and "†" not in bl_cell
     assert "paper 0.983 (c=0.01), Δ -0.082 †" in pz_cell
-    summary = pd.read_csv(mnist_records / "tables" / "table1_f1_confident_learning.csv")
+    summary = pd.read_csv(mnist_records / "tables" / "f1_confident_learning.csv")
     assert set(summary["outside_2sigma"]) == {True, False}
 
 
@@ -82,3 +82,26 @@ def test_a_second_record_for_the_same_cell_and_seed_is_not_a_second_seed(tmp_pat
     row = next(line for line in markdown.splitlines() if line.startswith("| mnist"))
     assert "0.800" in row and "±" not in row
     assert "left out: r0001" in caplog.text
+
+
+def test_records_with_other_training_settings_are_not_averaged_together(tmp_path):
+    for i, (lr, f1) in enumerate([(1e-4, 0.90), (1e-3, 0.70)]):
+        make_record(tmp_path, i, "mnist", 0.2, "ce", f1, seed=i)
+        path = tmp_path / f"r{i:04d}.json"
+        record = json.loads(path.read_text())
+        record["identity"] = {"train": {"lr": lr}, "folds": 5}
+        path.write_text(json.dumps(record))
+    row = next(line for line in write_tables(tmp_path).splitlines() if line.startswith("| mnist"))
+    assert "0.900 (train.lr=0.0001)" in row and "±" not in row  # best variant, not a 2-seed mean
+
+
+def test_a_cell_without_a_balanced_accuracy_does_not_break_the_tables(tmp_path):
+    make_record(tmp_path, 0, "mnist", 0.0, "ce", float("nan"))
+    assert "nan" in write_tables(tmp_path)
+
+
+def test_latex_has_no_raw_unicode(mnist_records):
+    write_tables(mnist_records, paper=True)
+    tex = (mnist_records / "tables" / "f1_confident_learning.tex").read_text()
+    assert not set("±γΔ·†–") & set(tex)
+    assert r"\textbf{\underline{" in tex

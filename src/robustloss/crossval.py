@@ -80,7 +80,7 @@ def fit_and_predict(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    probs = predict_proba(model, transform, predict_images, amp=settings.amp)
+    probs = predict_proba(model, transform, predict_images)
     return probs, {
         "fold": fold, "n_train": len(train_labels), "n_held_out": len(predict_images),
         "train_seconds": seconds,

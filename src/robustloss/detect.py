@@ -3,6 +3,8 @@ boolean mask of samples flagged as mislabelled."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from cleanlab.filter import find_label_issues
 
@@ -38,6 +40,26 @@ def confident_learning(labels, pred_probs, filter_by: str = "both", n_jobs: int 
     check_probabilities(labels, pred_probs)
     pred_probs = pred_probs / pred_probs.sum(axis=1, keepdims=True)
     return find_label_issues(labels, pred_probs, filter_by=filter_by, n_jobs=n_jobs, **kwargs)
+
+
+# cleanlab.filter.find_label_issues' filter_by options (cleanlab 2.x documentation)
+FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+             "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
+
+
+def check_detector_params(name: str, params: dict) -> None:
+    """Unknown detectors, parameters or option strings fail here, before any training."""
+    detector = DETECTORS.get(name)
+    if name == "confident_learning":
+        accepted = set(inspect.signature(find_label_issues).parameters) - {"labels", "pred_probs"}
+        unknown = sorted(set(params) - accepted)
+        if unknown:
+            raise ValueError(f"detector {name!r} got unknown parameter(s) {unknown}; "
+                             f"cleanlab's find_label_issues accepts {sorted(accepted)}")
+        if params.get("filter_by", "both") not in FILTER_BY:
+            raise ValueError(f"detector.filter_by {params['filter_by']!r} is not one of {FILTER_BY}")
+    else:
+        inspect.signature(detector).bind(None, None, **params)
 
 
 def detect(name: str, labels: np.ndarray, pred_probs: np.ndarray, **params) -> np.ndarray:

@@ -7,10 +7,12 @@ Tests, the Python API and the Hydra entry point (run.py) all call ``run_and_reco
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +21,18 @@ import torch
 from robustloss import data as datasets
 from robustloss import losses, models
 from robustloss.crossval import check_folds, cross_validate, fit_and_predict, progress_bar
-from robustloss.detect import DETECTORS, detect
+from robustloss.detect import check_detector_params, detect
 from robustloss.metrics import accuracy, detection_scores
 from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
 from robustloss.provenance import describe_device, git_commit, package_versions, resolve_device
-from robustloss.records import CorruptRecordError, RecordStore, record_id
+from robustloss.records import CorruptRecordError, RecordStore, atomic_write, record_id
 from robustloss.train import TrainSettings
 
 log = logging.getLogger(__name__)
+
+# Bumped whenever a change to the code changes results, so old records are not reused.
+# 2: ANL-FL's NNFL term takes (1-p)^gamma as constant weights; predictions in float32.
+PIPELINE_VERSION = 2
 
 # Parameters that change where or how things are read, not the result.
 NOT_IDENTITY = {
@@ -65,15 +71,33 @@ class DatasetSettings(Component):
     subset: int | None = None  # use a random subset of this many training samples
 
 
+# The paper's CE warm-up per loss when a config does not say (conf/loss/*.yaml do).
+DEFAULT_DELAY = {"piecewise_zero": 1}
+
+
+def _as_float(value):
+    """Numbers as floats (gamma=1 and gamma=1.0 are one experiment); others unchanged."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 @dataclass(frozen=True)
 class LossSettings(Component):
     delay: int = 0  # epochs of CE warm-up before the loss takes over
+
+    @classmethod
+    def from_flat(cls, values: dict):
+        values = {k: (v if k in ("name", "delay") else _as_float(v)) for k, v in values.items()}
+        values.setdefault("delay", DEFAULT_DELAY.get(values.get("name"), 0))
+        return super().from_flat(values)
 
 
 @dataclass(frozen=True)
 class NoiseSettings:
     rate: float = 0.2
     mode: str = "exact"
+
+    def __post_init__(self):
+        object.__setattr__(self, "rate", float(self.rate))
 
 
 @dataclass(frozen=True)
@@ -92,10 +116,11 @@ class ExperimentSettings:
     @classmethod
     def from_dict(cls, cfg: dict) -> ExperimentSettings:
         """Build from a plain (resolved) config dict; keys outside the settings are ignored."""
-        known = {f.name for f in fields(TrainSettings)}
-        unknown = sorted(set(cfg.get("train", {})) - known)
-        if unknown:
-            raise ValueError(f"unknown train setting(s) {unknown}; valid: {sorted(known)}")
+        for block, kind in (("train", TrainSettings), ("noise", NoiseSettings)):
+            known = {f.name for f in fields(kind)}
+            unknown = sorted(set(cfg.get(block, {})) - known)
+            if unknown:
+                raise ValueError(f"unknown {block} setting(s) {unknown}; valid: {sorted(known)}")
         return cls(
             dataset=DatasetSettings.from_flat(cfg["dataset"]),
             loss=LossSettings.from_flat(cfg["loss"]),
@@ -117,6 +142,7 @@ class ExperimentSettings:
         for part, names in NOT_IDENTITY.items():
             for name in names:
                 values[part]["params"].pop(name, None)
+        values["pipeline_version"] = PIPELINE_VERSION
         return values
 
     @property
@@ -128,7 +154,7 @@ def validate(settings: ExperimentSettings) -> None:
     """Fail fast, before any data is read or model trained, on names and ranges."""
     datasets.DATASETS.get(settings.dataset.name)
     models.MODELS.get(settings.model.name)
-    DETECTORS.get(settings.detector.name)
+    check_detector_params(settings.detector.name, settings.detector.params)
     check_rate(settings.noise.rate)
     if settings.noise.mode not in NOISE_MODES:
         raise ValueError(f"unknown noise mode {settings.noise.mode!r}; valid: {', '.join(NOISE_MODES)}")
@@ -141,8 +167,11 @@ def validate(settings: ExperimentSettings) -> None:
 
 
 def _fingerprint(data: datasets.LabelledData) -> str:
-    digest = hashlib.sha256(data.images.numpy().tobytes())
-    digest.update(np.ascontiguousarray(data.labels).tobytes())
+    """Hash of everything read from disk: images, labels, human labels, test split."""
+    digest = hashlib.sha256()
+    for part in (data.images, data.labels, data.given_labels, data.test_images, data.test_labels):
+        if part is not None:
+            digest.update(np.ascontiguousarray(np.asarray(part)).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -166,18 +195,35 @@ def _noisy_labels(settings, labels, given, num_classes):
                           settings.noise.mode)
 
 
-def _predict(settings, data, make_model, schedule, device, progress) -> Predictions:
+def _test_set_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
+    """Train on the training set as given, predict the test set. Training does not depend on
+    the noise rate or the detector, so the probabilities are cached under ``cache_dir`` and
+    shared by every eta of a sweep."""
+    key = {k: v for k, v in settings.identity().items() if k not in ("noise", "detector")}
+    path = None if cache_dir is None else Path(cache_dir) / f"{record_id(key)}.npz"
+    if path is not None and path.exists():
+        with np.load(path) as cached:
+            return cached["probabilities"], json.loads(str(cached["stats"]))
+    with progress_bar(settings.train.epochs, progress) as bar:
+        probs, stats = fit_and_predict(
+            make_model, data.images.to(device),
+            torch.as_tensor(data.labels, dtype=torch.int64, device=device),
+            data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
+    probs = probs.cpu().numpy()
+    if path is not None:
+        atomic_write(path, lambda h: np.savez(h, probabilities=probs, stats=json.dumps(stats)))
+    return probs, stats
+
+
+def _predict(settings, data, make_model, schedule, device, progress, cache_dir) -> Predictions:
     if settings.protocol == "test_set":
         if data.test_images is None:
             raise ValueError(f"protocol test_set needs a dataset with a test split; "
                              f"{data.name!r} has none")
         noisy, corrupted = _noisy_labels(settings, data.test_labels, None, data.num_classes)
-        with progress_bar(settings.train.epochs, progress) as bar:
-            probs, stats = fit_and_predict(
-                make_model, data.images.to(device),
-                torch.as_tensor(data.labels, dtype=torch.int64, device=device),
-                data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
-        return Predictions(noisy, data.test_labels, corrupted, probs.cpu().numpy(),
+        probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,
+                                               progress, cache_dir)
+        return Predictions(noisy, data.test_labels, corrupted, probs,
                            np.zeros(len(noisy), dtype=np.int64), [stats])
     noisy, corrupted = _noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
     result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
@@ -186,12 +232,16 @@ def _predict(settings, data, make_model, schedule, device, progress) -> Predicti
                        result.folds)
 
 
-def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple[dict, dict]:
-    """Run one experiment. Returns (record without id/config, arrays for the .npz)."""
+def run_experiment(settings: ExperimentSettings, progress: bool = True,
+                   cache_dir: str | Path | None = None) -> tuple[dict, dict]:
+    """Run one experiment. Returns (record without id/config, arrays for the .npz).
+    ``cache_dir``: where the test-set protocol may share trained predictions across eta."""
     validate(settings)
     t0 = time.perf_counter()
     ds = settings.dataset
-    data = datasets.load(ds.name, ds.root, **ds.params).subset(ds.subset)
+    full = datasets.load(ds.name, ds.root, **ds.params)
+    sample_index = full.subset_indices(ds.subset)
+    data = full.subset(ds.subset)
     if settings.protocol == "crossval":
         check_folds(data.given_labels if data.given_labels is not None else data.labels,
                     settings.folds)
@@ -206,7 +256,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple
     make_model()  # bad model parameters fail here, before any training
     device = resolve_device(settings.device)
     t_loaded = time.perf_counter()
-    pred = _predict(settings, data, make_model, schedule, device, progress)
+    pred = _predict(settings, data, make_model, schedule, device, progress, cache_dir)
     t_trained = time.perf_counter()
     flagged = detect(settings.detector.name, pred.noisy, pred.probabilities, **settings.detector.params)
     t_detected = time.perf_counter()
@@ -248,6 +298,9 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True) -> tuple
     arrays = {
         "noisy_labels": pred.noisy, "true_labels": pred.true, "corrupted": pred.corrupted,
         "probabilities": pred.probabilities, "fold_of": pred.fold_of, "flagged": flagged,
+        # row -> index in the dataset file (test-set protocol: in the test split)
+        "sample_index": (np.arange(len(pred.noisy)) if settings.protocol == "test_set"
+                         else sample_index),
     }
     return record, arrays
 
@@ -272,7 +325,7 @@ def run_and_record(
             existing = None
         if existing is not None:
             return existing, False
-    record, arrays = run_experiment(settings, progress)
+    record, arrays = run_experiment(settings, progress, cache_dir=store.root / "predictions")
     record = {"id": rid, **record, "config": config or record["settings"]}
     store.write(record, arrays)
     return store.load(rid), True  # as stored (JSON types), same as a skipped run returns

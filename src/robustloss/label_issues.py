@@ -22,13 +22,15 @@ from cleanlab.rank import get_label_quality_scores
 from robustloss.records import RecordStore, find_records
 
 
-def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray) -> pd.DataFrame:
+def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray,
+                 sample_index: np.ndarray | None = None) -> pd.DataFrame:
     """noisy_labels int (N,), probabilities float (N, K), flagged bool (N,) -> one row per
-    sample, flagged first, then by label quality ascending."""
+    sample, flagged first, then by label quality ascending. ``sample_index`` (N,): each
+    row's index in the dataset file (differs from the row with dataset.subset)."""
     probs = probabilities.astype(np.float64)
     probs /= probs.sum(axis=1, keepdims=True)
     frame = pd.DataFrame({
-        "index": np.arange(len(noisy_labels)),
+        "index": np.arange(len(noisy_labels)) if sample_index is None else sample_index,
         "given_label": noisy_labels,
         "predicted_label": probs.argmax(axis=1),
         "p_given": probs[np.arange(len(noisy_labels)), noisy_labels],
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(args.results_dir)
         path = next(folder.rglob(f"{record['id']}.json")).parent
         arrays = RecordStore(path).load_arrays(record["id"])
-        table = label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"])
+        table = label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"],
+                             arrays.get("sample_index"))
         out = path / f"{record['id']}_label_issues.csv"
         table.to_csv(out, index=False)
         s = record["settings"]

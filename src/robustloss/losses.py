@@ -158,18 +158,20 @@ def normalized_negative_ce(log_probs: torch.Tensor, targets: torch.Tensor) -> to
 
 def normalized_focal(log_probs, targets, gamma: float, detach_weight: bool = True):
     """NFL = FL_y / sum_k FL_k with FL_k = -(1 - p_k)^gamma log p_k."""
-    weight = _one_minus_prob_pow(log_probs, gamma)
-    if detach_weight:
-        weight = weight.detach()
-    focal = -weight * log_probs
+    focal = _focal_terms(log_probs, gamma, detach_weight)
     return _target_log_prob(focal, targets) / focal.sum(dim=1)
 
 
-def normalized_negative_focal(log_probs, targets, gamma: float):
+def _focal_terms(log_probs: torch.Tensor, gamma: float, detach_weight: bool) -> torch.Tensor:
+    """FL_k = -(1 - p_k)^gamma log p_k for every class, shape (N, K)."""
+    weight = _one_minus_prob_pow(log_probs, gamma)
+    return -(weight.detach() if detach_weight else weight) * log_probs
+
+
+def normalized_negative_focal(log_probs, targets, gamma: float, detach_weight: bool = True):
     """NNFL = 1 - (A - FL_y) / (K*A - sum_k FL_k), p clamped to [1e-7, 1],
     A = -(1 - 1e-7)^gamma log 1e-7."""
-    clamped = log_probs.clamp_min(_LOG_MIN_PROB)
-    focal = -_one_minus_prob_pow(clamped, gamma) * clamped
+    focal = _focal_terms(log_probs.clamp_min(_LOG_MIN_PROB), gamma, detach_weight)
     a = -((1.0 - MIN_PROB) ** gamma) * _LOG_MIN_PROB
     num_classes = log_probs.shape[1]
     return 1.0 - (a - _target_log_prob(focal, targets)) / (num_classes * a - focal.sum(dim=1))
@@ -202,7 +204,8 @@ class ANLCrossEntropy(_ActiveNegativeLoss):
 class ANLFocal(_ActiveNegativeLoss):
     """ANL-FL = alpha * NFL + beta * NNFL (+ delta * sum|theta|, added by the trainer).
 
-    ``detach_weight`` applies to NFL's (1 - p_k)^gamma weights (detached in the ANL code).
+    ``detach_weight``: NFL's and NNFL's (1 - p_k)^gamma weights are constants (as in the ANL
+    code, which takes them from ``.data``); ``False`` differentiates through them.
     """
 
     name = "anl_fl"
@@ -215,7 +218,7 @@ class ANLFocal(_ActiveNegativeLoss):
     def from_log_probs(self, log_probs, targets):
         nfl = normalized_focal(log_probs, targets, self.gamma, self.detach_weight)
         return self.alpha * nfl + self.beta * normalized_negative_focal(
-            log_probs, targets, self.gamma
+            log_probs, targets, self.gamma, self.detach_weight
         )
 
 

@@ -26,7 +26,7 @@ def record_id(identity: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -58,17 +58,27 @@ class RecordStore:
         return read_record(path) if path.exists() else None
 
     def load_arrays(self, rid: str) -> dict[str, np.ndarray]:
-        with np.load(self.npz_path(rid)) as data:
+        """The record's arrays; CorruptRecordError when the .npz is not the one the record
+        was written with (e.g. a forced re-run killed between its two writes)."""
+        path = self.npz_path(rid)
+        expected = (self.load(rid) or {}).get("arrays_sha256")
+        if expected and _sha256(path) != expected:
+            raise CorruptRecordError(f"{path} does not match its record {self.json_path(rid)}")
+        with np.load(path) as data:
             return {key: data[key] for key in data.files}
 
     def write(self, record: dict, arrays: dict[str, np.ndarray] | None = None) -> Path:
         rid = record["id"]
         if arrays:
-            _atomic_write(self.npz_path(rid), lambda h: np.savez_compressed(h, **arrays))
+            atomic_write(self.npz_path(rid), lambda h: np.savez_compressed(h, **arrays))
+            record = {**record, "arrays_sha256": _sha256(self.npz_path(rid))}
         text = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
-        _atomic_write(self.json_path(rid), lambda h: h.write(text))
+        atomic_write(self.json_path(rid), lambda h: h.write(text))
         return self.json_path(rid)
 
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_record(path: Path) -> dict:

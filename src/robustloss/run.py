@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from robustloss.experiment import ExperimentSettings, run_and_record
@@ -29,6 +31,9 @@ def describe(settings: ExperimentSettings) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict:
+    if "sweep" in cfg and HydraConfig.get().mode != RunMode.MULTIRUN:
+        raise SystemExit("this experiment config describes a table sweep: run it with "
+                         "`make reproduce-<table>` or scripts/reproduce.py, not as one experiment")
     config = OmegaConf.to_container(cfg, resolve=True)
     settings = ExperimentSettings.from_dict(config)
     record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)

@@ -48,8 +48,10 @@ def pending_jobs(config_dir: str | Path, overrides: list[str]) -> list[list[str]
     """The jobs of the multirun ``python -m robustloss.run -m <overrides>`` whose record is
     missing or unreadable."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        base = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+        base = compose(config_name="config", overrides=plain, return_hydra_config=True)
         jobs = expand(merge_sweep_overrides(sweep_params(base), overrides))
         pending = []
         for job in jobs:

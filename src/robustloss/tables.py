@@ -28,23 +28,46 @@ COLUMNS = {  # loss name -> (paper column, swept parameter)
     "blurry": ("BL", "gamma"), "piecewise_zero": ("PZ", "c"),
 }
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
-PAPER_TABLE = {"f1": "table1", "balanced_accuracy": "table2"}
 SYMBOLS = {"gamma": "γ", "c": "c", "q": "q", "delay": "d"}
+LATEX = {"±": r"$\pm$", "γ": r"$\gamma$", "Δ": r"$\Delta$", "·": r"$\cdot$", "†": r"$^\dagger$",
+         "–": "--"}
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}" if key != "params" else prefix.rstrip(".")
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}." if name else ""))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _variant(record: dict) -> str:
+    """JSON of what sets a record apart within its table cell: the loss parameters and delay,
+    plus every other result-affecting setting (train.lr, model, folds, ...) so that records
+    made with different settings are never averaged together."""
+    loss = record["settings"]["loss"]
+    variant = dict(loss["params"], delay=loss["delay"])
+    for key, value in _flatten(record.get("identity", {})).items():
+        if key.split(".")[0] not in ("dataset", "seed", "loss") and key not in (
+                "noise.rate", "detector.name"):
+            variant[key] = value
+    return json.dumps(variant, sort_keys=True, default=str)
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
     """One row per record: dataset, eta, loss, variant (its parameters), detector, seed,
-    metrics. ``variant`` is a JSON string of the loss parameters and delay."""
+    metrics. ``variant``: see ``_variant``."""
     rows = []
     for r in records:
         s = r["settings"]
-        loss = s["loss"]
-        variant = dict(loss["params"], delay=loss["delay"])
         rows.append({
             "dataset": s["dataset"]["name"] + (f" (n={s['dataset']['subset']})"
                                                if s["dataset"].get("subset") else ""),
             "eta": "human" if r.get("noise", {}).get("source") == "human" else s["noise"]["rate"],
-            "loss": loss["name"], "variant": json.dumps(variant, sort_keys=True),
+            "loss": s["loss"]["name"], "variant": _variant(r),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
             "created": r.get("created", ""),
             **{m: r["metrics"].get(m, math.nan) for m in METRICS},
@@ -92,7 +115,7 @@ def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     if summary.empty:
         return summary
     summary["rank"] = (summary.groupby(["detector", "dataset", "eta"])["mean"]
-                       .rank(ascending=False, method="min").astype(int))
+                       .rank(ascending=False, method="min").fillna(0).astype(int))
     return summary
 
 
@@ -105,7 +128,8 @@ def _cell(row: pd.Series, fmt: str) -> str:
         flag = " †" if row["outside_2sigma"] else ""
         value += f" · paper {row['paper_mean']:.3f}{param}, Δ {row['diff']:+.3f}{flag}"
     if fmt == "latex":
-        value = value.replace("±", r"$\pm$").replace("γ", r"$\gamma$")
+        for text, tex in LATEX.items():
+            value = value.replace(text, tex)
         marks = {1: r"\textbf{\underline{%s}}", 2: r"\textbf{%s}"}
     else:
         marks = {1: "**<u>%s</u>**", 2: "**%s**"}
@@ -118,7 +142,7 @@ def pivot(summary: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
     order += sorted(set(summary["column"]) - set(order))
     cells = summary.assign(cell=summary.apply(_cell, axis=1, fmt=fmt))
     wide = cells.pivot(index=["dataset", "eta"], columns="column", values="cell")
-    return wide.reindex(columns=order).fillna("–").reset_index()
+    return wide.reindex(columns=order).fillna("--" if fmt == "latex" else "–").reset_index()
 
 
 def long_frame(records: list[dict]) -> pd.DataFrame:
@@ -145,7 +169,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         if paper:
             summary = attach_published(summary, metric)
         for detector, part in summary.groupby("detector"):
-            stem = f"{PAPER_TABLE[metric]}_{metric}_{detector}"
+            stem = f"{metric}_{detector}"
             part.to_csv(out_dir / f"{stem}.csv", index=False)
             markdown = pivot(part).to_markdown(index=False, disable_numparse=True)
             (out_dir / f"{stem}.md").write_text(markdown + "\n")

@@ -23,7 +23,7 @@ class TrainSettings:
     (``[5]`` = "x0.1 at epoch 5": epochs 0-4 at lr, 5-9 at lr*gamma).
     normalize: standardise inputs per channel with the training fold's mean and std
     (off in the authors' code, which feeds raw pixels scaled to [0, 1]).
-    amp: autocast (bfloat16) on CUDA; ignored on CPU.
+    amp: autocast (bfloat16) for training on CUDA; ignored on CPU. Predictions are float32.
     """
 
     epochs: int = 10
@@ -110,15 +110,11 @@ def fit(
 
 
 @torch.no_grad()
-def predict_proba(
-    model: nn.Module, transform: InputTransform, images: torch.Tensor, batch_size: int = 1024,
-    amp: bool = True,
-) -> torch.Tensor:
-    """Softmax probabilities (n, K), float32, for uint8 ``images`` (n, C, H, W)."""
+def predict_proba(model: nn.Module, transform: InputTransform, images: torch.Tensor,
+                  batch_size: int = 1024) -> torch.Tensor:
+    """Softmax probabilities (n, K) for uint8 ``images`` (n, C, H, W), computed in float32
+    (no autocast: the detector reads these numbers, and bfloat16 logits keep ~3 digits)."""
     model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        with _autocast(images.device, amp):
-            logits = model(transform(images[start : start + batch_size]))
-        out.append(torch.softmax(logits.float(), dim=1))
+    out = [torch.softmax(model(transform(images[start:start + batch_size])).float(), dim=1)
+           for start in range(0, len(images), batch_size)]
     return torch.cat(out)

@@ -44,13 +44,20 @@ class LabelledData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset_indices(self, size: int | None, seed: int = 0) -> np.ndarray:
+        """Sorted indices of a random subset of ``size`` training samples (all when None)."""
+        if size is not None and size <= 0:
+            raise ValueError(f"dataset subset size must be positive, got {size}")
+        if size is None or size >= len(self):
+            return np.arange(len(self))
+        return np.sort(np.random.default_rng(seed).permutation(len(self))[:size])
+
     def subset(self, size: int | None, seed: int = 0) -> LabelledData:
         """A class-mixed random subset of ``size`` training samples (all when None)."""
         if size is None or size >= len(self):
+            self.subset_indices(size, seed)  # validates size
             return self
-        if size <= 0:
-            raise ValueError(f"dataset subset size must be positive, got {size}")
-        keep = np.sort(np.random.default_rng(seed).permutation(len(self))[:size])
+        keep = self.subset_indices(size, seed)
         given = None if self.given_labels is None else self.given_labels[keep]
         return replace(
             self, images=self.images[torch.from_numpy(keep)], labels=self.labels[keep],

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustloss.data import DATASETS, LabelledData, vision
+from robustloss.data import DATASETS, LabelledData, load, vision
 
 
 def _numpy_safe_globals() -> list:
@@ -97,7 +97,7 @@ def load_cifar_n(name: str, base: str, key: str, root=None, labels_path=None,
     for needed in ("clean_label", key):
         if needed not in human:
             raise ValueError(f"{path}: no {needed!r} array; it has {sorted(human)}")
-    data = vision.read(base, root, download, verify)
+    data = load(base, str(root), download=download, verify=verify)  # cached per process
     check_clean_labels(human["clean_label"], data.labels, str(path))
     given = human[key]
     if len(given) != len(data) or given.min() < 0 or given.max() >= data.num_classes:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustloss.data import DATASETS, LabelledData, vision
+from robustloss.data import DATASETS, LabelledData, load
 
 SHIPPED_LIST = "cifar100_test_label_errors.txt"
 MIN_CONFIRMING_VOTES = 3  # of 5 workers; fewer confirming the given label = a label error
@@ -112,7 +112,8 @@ def cifar100_cleaned_test(root=None, download: bool = False, verify: bool = True
     cleanlab ``cifar100_mturk.json`` to derive the errors from (default: the shipped list)."""
     errors = (shipped_label_errors() if label_errors_path is None
               else label_errors_from_mturk(label_errors_path))
-    data = vision.read("cifar100", root, download, verify)
+    data = load("cifar100", None if root is None else str(root), download=download,
+                verify=verify)  # cached per process
     keep = cleaned_test_indices(errors, len(data.test_labels))
     return replace(
         data, name="cifar100_cleaned_test",
