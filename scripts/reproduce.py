@@ -14,12 +14,14 @@ files are missing; a full run refuses to start if any dataset is missing.
 from __future__ import annotations
 
 import argparse
+import inspect
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import yaml
 from omegaconf import OmegaConf
 
 from robustloss.sweeps import pending_jobs
@@ -28,14 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("table1", "table3", "table4")
 
 
-def check_datasets(names: list[str], root: str | None) -> dict[str, str]:
-    """dataset -> why it cannot be read (missing files, bad checksums); empty when all load."""
+def check_datasets(names: list[str], overrides: list[str]) -> dict[str, str]:
+    """dataset -> why it cannot be read (missing files, bad checksums); empty when all load.
+    ``dataset.<key>=<value>`` overrides (root, labels_path, verify, ...) are honoured."""
     from robustloss import data
 
+    params = {key.split(".", 1)[1]: yaml.safe_load(value) for key, value in
+              (o.lstrip("+").split("=", 1) for o in overrides if o.lstrip("+").startswith("dataset."))}
+    root = params.pop("root", None)
+    params.pop("subset", None)
     problems = {}
     for name in names:
+        accepted = inspect.signature(data.DATASETS.get(name)).parameters
         try:
-            data.load(name, root)
+            data.load(name, root, **{k: v for k, v in params.items() if k in accepted})
         except (FileNotFoundError, RuntimeError, ValueError) as err:
             problems[name] = str(err).splitlines()[0]
     return problems
@@ -87,9 +95,7 @@ def main() -> int:
     datasets = args.datasets.split(",") if args.datasets else list(
         sweep.smoke.datasets if args.smoke else sweep.datasets)
     results = args.results or f"results/{args.table}{'_smoke' if args.smoke else ''}"
-    root = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("dataset.root=")), None)
-
-    problems = check_datasets(datasets, root)
+    problems = check_datasets(datasets, args.overrides)
     for name, why in problems.items():
         print(f"{'skipping' if args.smoke else 'cannot read'} {name}: {why}", file=sys.stderr)
     if problems and not args.smoke:

@@ -50,3 +50,17 @@ def test_smoke_skips_missing_datasets_and_says_so(tmp_path):
                     env={"ROBUSTLOSS_DATA": str(tmp_path / "empty")}, timeout=120)
     assert out.returncode == 2
     assert out.stderr.count("skipping cifar") == 3 and "nothing to run" in out.stderr
+
+
+def test_data_check_honours_dataset_overrides(tmp_path):
+    import importlib.util
+
+    from .fake_files import write_fake_cifar10
+
+    spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
+    reproduce_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce_module)
+    write_fake_cifar10(tmp_path)
+    check = reproduce_module.check_datasets
+    assert "cifar10" in check(["cifar10"], [f"dataset.root={tmp_path}"])  # fails the MD5 check
+    assert check(["cifar10", "digits"], [f"dataset.root={tmp_path}", "dataset.verify=false"]) == {}
