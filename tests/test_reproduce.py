@@ -29,12 +29,13 @@ def test_smoke_table1_on_digits_runs_every_family_and_prints_both_tables(tmp_pat
         assert title in out.stdout
     assert "(γ=0.4)" in out.stdout and "(c=0.01)" in out.stdout
     assert (tmp_path / "tables" / "records.csv").exists()
-    # a second run resumes: nothing is re-run
+    # a second run resumes: every family is complete, so no sweep is launched at all
     again = reproduce("table1", "--smoke", "--datasets", "digits", "--rates", "0.2",
                       "--results", str(tmp_path), "--", "train.lr=3e-3")
     assert again.returncode == 0
-    assert again.stderr.count("skipped (record exists)") + again.stdout.count(
-        "skipped (record exists)") == 7
+    assert again.stdout.count("0 experiment(s) without a record") == 3
+    assert "+ -m robustloss.run" not in again.stdout
+    assert find_records(tmp_path) == records
 
 
 def test_full_run_with_missing_data_starts_nothing(tmp_path):
