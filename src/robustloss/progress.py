@@ -25,7 +25,7 @@ class SweepProgress(Callback):
     def __init__(self) -> None:
         self.total: int | None = None
         self.counts = {"ran": 0, "skipped": 0, "failed": 0}
-        self.started = time.perf_counter()
+        self.started = self.job_started = time.perf_counter()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.total = count_sweep_jobs(config)
@@ -36,7 +36,7 @@ class SweepProgress(Callback):
         self.job_started = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        seconds = time.perf_counter() - getattr(self, "job_started", self.started)
+        seconds = time.perf_counter() - self.job_started
         try:
             outcome = "ran" if job_return.return_value["ran"] else "skipped"
         except Exception:  # the job raised; Hydra reports the error itself
