@@ -20,7 +20,7 @@ import torch
 
 from robustloss import data as datasets
 from robustloss import losses, models
-from robustloss.crossval import check_folds, cross_validate, fit_and_predict, progress_bar
+from robustloss.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.detect import check_detector_params, detect
 from robustloss.metrics import accuracy, detection_scores
 from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
@@ -241,10 +241,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     ds = settings.dataset
     full = datasets.load(ds.name, ds.root, **ds.params)
     sample_index = full.subset_indices(ds.subset)
-    data = full.subset(ds.subset)
-    if settings.protocol == "crossval":
-        check_folds(data.given_labels if data.given_labels is not None else data.labels,
-                    settings.folds)
+    data = full.take(sample_index)
     loss = losses.build(settings.loss.name, data.num_classes, **settings.loss.params)
     schedule = losses.LossSchedule(loss, settings.loss.delay)
     input_shape = tuple(data.images.shape[1:])

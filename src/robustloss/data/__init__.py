@@ -52,17 +52,19 @@ class LabelledData:
             return np.arange(len(self))
         return np.sort(np.random.default_rng(seed).permutation(len(self))[:size])
 
-    def subset(self, size: int | None, seed: int = 0) -> LabelledData:
-        """A class-mixed random subset of ``size`` training samples (all when None)."""
-        if size is None or size >= len(self):
-            self.subset_indices(size, seed)  # validates size
+    def take(self, keep: np.ndarray) -> LabelledData:
+        """The training samples at indices ``keep`` (the test split is kept whole)."""
+        if len(keep) == len(self) and np.array_equal(keep, np.arange(len(self))):
             return self
-        keep = self.subset_indices(size, seed)
         given = None if self.given_labels is None else self.given_labels[keep]
         return replace(
             self, images=self.images[torch.from_numpy(keep)], labels=self.labels[keep],
             given_labels=given,
         )
+
+    def subset(self, size: int | None, seed: int = 0) -> LabelledData:
+        """A class-mixed random subset of ``size`` training samples (all when None)."""
+        return self.take(self.subset_indices(size, seed))
 
 
 @functools.lru_cache(maxsize=4)
