@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from robustloss import losses, models
-from robustloss.crossval import check_folds, cross_validate, fold_assignment
+from robustloss.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
 from robustloss.data import load
 from robustloss.train import TrainSettings
 
@@ -51,8 +51,9 @@ class Spy(torch.nn.Module):
 
     def forward(self, x):
         if self.training:
-            # each digits image is identified by its bytes (the subset has no duplicates)
-            self.trained_on.update(bytes(row) for row in (x * 255).round().to(torch.uint8).flatten(1))
+            # each digits image is identified by its bytes (the subset has no duplicates);
+            # inputs are raw 0-255 values by default
+            self.trained_on.update(bytes(row) for row in x.round().to(torch.uint8).flatten(1))
         return self.net(x)
 
 
@@ -111,3 +112,48 @@ def test_lr_milestones_scale_the_learning_rate():
         torch.optim.Adam.step = original
     assert sorted(set(seen)) == [5e-3, 1e-2]
     assert seen[0] == 1e-2 and seen[-1] == 5e-3
+
+
+def test_carried_over_model_is_one_object_through_the_folds_and_fresh_models_are_not():
+    images, labels = small_digits(300)
+    for carry in (False, True):
+        Spy.seen, trained = [], []
+        result = cross_validate(
+            images, labels, 10, Spy, losses.LossSchedule(losses.build("ce", 10)),
+            TrainSettings(epochs=1, lr=3e-3), folds=3, seed=0, progress=False,
+            cv=CrossValSettings(carry_model=carry),
+            on_fold_trained=lambda k, model: trained.append(model))
+        assert len(trained) == 3
+        if carry:  # one model, built once; from fold 2 on it has trained on what it predicts
+            assert len(Spy.seen) == 1 and all(m is Spy.seen[0] for m in trained)
+            keys = [bytes(img.flatten()) for img in images]
+            held_last = {keys[i] for i in np.flatnonzero(result.fold_of == 2)}
+            assert held_last <= Spy.seen[0].trained_on
+        else:
+            assert len(Spy.seen) == 3 and len({id(m) for m in trained}) == 3
+
+
+def test_unstratified_split_with_seed_123_is_the_authors_kfold():
+    from sklearn.model_selection import KFold
+    _, labels = small_digits(300)
+    fold_of = fold_assignment(labels, 5, seed=123, split="kfold")
+    for k, (_, held) in enumerate(KFold(5, shuffle=True, random_state=123).split(labels)):
+        np.testing.assert_array_equal(np.flatnonzero(fold_of == k), np.sort(held))
+    # not stratified: class shares differ between folds more than stratification allows
+    stratified = fold_assignment(labels, 5, seed=123)
+    assert not np.array_equal(fold_of, stratified)
+
+
+def test_split_seed_fixes_the_folds_across_trials():
+    images, labels = small_digits(200)
+    run = lambda seed: cross_validate(  # noqa: E731
+        images, labels, 10, lambda: models.build("small_cnn", (1, 8, 8), 10),
+        losses.LossSchedule(losses.build("ce", 10)), TrainSettings(epochs=1, lr=3e-3),
+        folds=3, seed=seed, progress=False, cv=CrossValSettings(split="kfold", split_seed=123))
+    np.testing.assert_array_equal(run(0).fold_of, run(1).fold_of)
+
+
+@pytest.mark.parametrize("bad", [{"split": "random"}, {"split_seed": -1}, {"carry_model": "yes"}])
+def test_bad_cv_settings_name_the_setting(bad):
+    with pytest.raises(ValueError, match=r"cv\." + next(iter(bad))):
+        CrossValSettings(**bad)

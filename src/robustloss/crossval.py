@@ -8,12 +8,44 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from torch import nn
 from tqdm.auto import tqdm
 
 from robustloss.losses import LossSchedule
-from robustloss.train import TrainSettings, fit, predict_proba
+from robustloss.train import BatchHook, TrainSettings, fit, predict_proba
+
+
+SPLITS = {
+    "stratified": "StratifiedKFold on the given labels (paper section 5: 80% train / 20% predict)",
+    "kfold": "plain KFold, not stratified (the authors' code: KFold(5, shuffle=True, random_state=123))",
+}
+
+
+@dataclass(frozen=True)
+class CrossValSettings:
+    """How the folds are cut and trained.
+
+    split: one of SPLITS. split_seed: the shuffling seed of the split; None = the
+    experiment's seed (a new split per trial), the authors' code fixes 123.
+    carry_model: False (paper) trains a fresh model per fold; True continues training one
+    model from fold to fold as the authors' code does (a fresh optimiser per fold), so from
+    the second fold on the model has trained on the samples it predicts.
+    """
+
+    split: str = "stratified"
+    split_seed: int | None = None
+    carry_model: bool = False
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ValueError(f"cv.split must be one of {', '.join(SPLITS)}; got {self.split!r}")
+        if self.split_seed is not None and (isinstance(self.split_seed, bool)
+                                            or not isinstance(self.split_seed, int)
+                                            or self.split_seed < 0):
+            raise ValueError(f"cv.split_seed must be null or an integer >= 0, got {self.split_seed!r}")
+        if not isinstance(self.carry_model, bool):
+            raise ValueError(f"cv.carry_model must be true or false, got {self.carry_model!r}")
 
 
 def check_folds(labels: np.ndarray, folds: int) -> None:
@@ -29,11 +61,14 @@ def check_folds(labels: np.ndarray, folds: int) -> None:
         )
 
 
-def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """fold index (N,) in [0, folds): stratified on the given labels, shuffled with ``seed``."""
+def fold_assignment(labels: np.ndarray, folds: int, seed: int, split: str = "stratified") -> np.ndarray:
+    """fold index (N,) in [0, folds), shuffled with ``seed``; ``split`` one of SPLITS."""
     check_folds(labels, folds)
     fold_of = np.empty(len(labels), dtype=np.int64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if split not in SPLITS:
+        raise ValueError(f"cv.split must be one of {', '.join(SPLITS)}; got {split!r}")
+    kind = StratifiedKFold if split == "stratified" else KFold
+    splitter = kind(n_splits=folds, shuffle=True, random_state=seed)
     for k, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         fold_of[held_out] = k
     return fold_of
@@ -59,13 +94,18 @@ def fit_and_predict(
     seed: int,
     bar: tqdm | None = None,
     fold: int = 0,
-) -> tuple[torch.Tensor, dict]:
-    """Train a fresh model (seeded with ``seed``) on uint8 ``train_images`` (n, C, H, W) and
-    int64 ``train_labels`` (n,), both on the training device; return its softmax
-    probabilities (m, K) for ``predict_images`` and the run's statistics."""
+    model: nn.Module | None = None,
+    on_batch: BatchHook | None = None,
+) -> tuple[torch.Tensor, dict, nn.Module]:
+    """Train a model on uint8 ``train_images`` (n, C, H, W) and int64 ``train_labels`` (n,),
+    both on the training device; return its softmax probabilities (m, K) for
+    ``predict_images``, the run's statistics and the trained model. ``model``: continue
+    training this one instead of a fresh one built by ``make_model`` (seeded with ``seed``,
+    which also seeds batch order and augmentation). ``on_batch``: see train.BatchHook."""
     device = train_images.device
     torch.manual_seed(seed)
-    model = make_model().to(device)
+    if model is None:
+        model = make_model().to(device)
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
 
@@ -76,7 +116,8 @@ def fit_and_predict(
             bar.update()
 
     start = time.perf_counter()
-    transform = fit(model, train_images, train_labels, schedule, settings, generator, on_epoch_end)
+    transform = fit(model, train_images, train_labels, schedule, settings, generator, on_epoch_end,
+                    on_batch)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
@@ -86,7 +127,7 @@ def fit_and_predict(
         "train_seconds": seconds,
         "samples_per_second": len(train_labels) * settings.epochs / seconds,
         "epoch_losses": losses,
-    }
+    }, model
 
 
 def progress_bar(total: int, progress: bool) -> tqdm:
@@ -105,26 +146,39 @@ def cross_validate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    cv: CrossValSettings = CrossValSettings(),
+    on_fold_trained: Callable[[int, nn.Module], None] | None = None,
+    batch_hook: Callable[[int, torch.Tensor], BatchHook | None] | None = None,
 ) -> CrossValResult:
-    """Train a fresh model per fold on the other folds and predict the held-out one.
+    """Train a model per fold on the other folds and predict the held-out one.
 
     images: uint8 (N, C, H, W); labels: int (N,) labels to train on (the noisy ones).
-    Every sample is predicted exactly once, by the model that never saw it.
+    Every sample is predicted exactly once, by the fold's model; with ``cv.carry_model``
+    that model has continued from the previous fold's (the authors' code), otherwise it is
+    fresh and never saw the sample. ``on_fold_trained(k, model)`` is called after fold k
+    trains; ``batch_hook(k, train_idx)`` may return a BatchHook for fold k, given the
+    dataset indices (n_k,) of the fold's training samples.
     """
     device = torch.device(device)
-    fold_of = fold_assignment(labels, folds, seed)
+    split_seed = seed if cv.split_seed is None else cv.split_seed
+    fold_of = fold_assignment(labels, folds, split_seed, cv.split)
     x = images.to(device)
     y = torch.as_tensor(labels, dtype=torch.int64, device=device)
     probs = np.full((len(labels), num_classes), np.nan, dtype=np.float32)
     stats = []
+    model = None
     with progress_bar(folds * settings.epochs, progress) as bar:
         for k in range(folds):
             train_idx = torch.from_numpy(np.flatnonzero(fold_of != k)).to(device)
             held_idx = np.flatnonzero(fold_of == k)
             held = torch.from_numpy(held_idx).to(device)
-            fold_probs, fold_stats = fit_and_predict(
+            hook = batch_hook(k, train_idx) if batch_hook is not None else None
+            fold_probs, fold_stats, trained = fit_and_predict(
                 make_model, x[train_idx], y[train_idx], x[held], schedule, settings,
-                seed * 1000 + k, bar, k)
+                seed * 1000 + k, bar, k, model if cv.carry_model else None, hook)
+            model = trained
+            if on_fold_trained is not None:
+                on_fold_trained(k, trained)
             probs[held_idx] = fold_probs.cpu().numpy()
             stats.append(fold_stats)
     return CrossValResult(probs, fold_of, stats)

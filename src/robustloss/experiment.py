@@ -20,7 +20,7 @@ import torch
 
 from robustloss import data as datasets
 from robustloss import losses, models
-from robustloss.crossval import cross_validate, fit_and_predict, progress_bar
+from robustloss.crossval import CrossValSettings, cross_validate, fit_and_predict, progress_bar
 from robustloss.detect import check_detector_params, detect
 from robustloss.metrics import accuracy, detection_scores
 from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 # Bumped whenever a change to the code changes results, so old records are not reused.
 # 2: ANL-FL's NNFL term takes (1-p)^gamma as constant weights; predictions in float32.
-PIPELINE_VERSION = 2
+# 3: inputs are raw 0-255 pixel values by default (train.inputs), as the authors trained;
+#    train.precision replaces train.amp; a last batch of one sample joins the one before.
+PIPELINE_VERSION = 3
 
 # Parameters that change where or how things are read, not the result.
 NOT_IDENTITY = {
@@ -109,6 +111,7 @@ class ExperimentSettings:
     noise: NoiseSettings = NoiseSettings()
     train: TrainSettings = TrainSettings()
     folds: int = 5
+    cv: CrossValSettings = CrossValSettings()
     protocol: str = "crossval"  # see PROTOCOLS
     seed: int = 0
     device: str = "auto"  # not part of the identity: the same experiment on another device
@@ -116,7 +119,8 @@ class ExperimentSettings:
     @classmethod
     def from_dict(cls, cfg: dict) -> ExperimentSettings:
         """Build from a plain (resolved) config dict; keys outside the settings are ignored."""
-        for block, kind in (("train", TrainSettings), ("noise", NoiseSettings)):
+        for block, kind in (("train", TrainSettings), ("noise", NoiseSettings),
+                            ("cv", CrossValSettings)):
             known = {f.name for f in fields(kind)}
             unknown = sorted(set(cfg.get(block, {})) - known)
             if unknown:
@@ -129,6 +133,7 @@ class ExperimentSettings:
             noise=NoiseSettings(**cfg.get("noise", {})),
             train=TrainSettings(**cfg.get("train", {})),
             folds=int(cfg.get("folds", 5)),
+            cv=CrossValSettings(**cfg.get("cv", {})),
             protocol=str(cfg.get("protocol", "crossval")),
             seed=int(cfg.get("seed", 0)),
             device=str(cfg.get("device", "auto")),
@@ -164,6 +169,17 @@ def validate(settings: ExperimentSettings) -> None:
     if settings.protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {settings.protocol!r}; valid: {', '.join(PROTOCOLS)}")
     resolve_device(settings.device)
+
+
+def authors_code_behaviours(settings: ExperimentSettings) -> dict[str, bool]:
+    """Which of the authors'-code deviations from the paper's protocol a run has on
+    (conf/fidelity/authors_code.yaml turns on all of them)."""
+    return {
+        "bernoulli_noise": settings.noise.mode == "bernoulli",
+        "unstratified_kfold_123": settings.cv.split == "kfold" and settings.cv.split_seed == 123,
+        "model_carried_over_folds": settings.cv.carry_model,
+        "fp16_amp_grad_scaler": settings.train.precision == "fp16",
+    }
 
 
 def _fingerprint(data: datasets.LabelledData) -> str:
@@ -205,7 +221,7 @@ def _test_set_probabilities(settings, data, make_model, schedule, device, progre
         with np.load(path) as cached:
             return cached["probabilities"], json.loads(str(cached["stats"]))
     with progress_bar(settings.train.epochs, progress) as bar:
-        probs, stats = fit_and_predict(
+        probs, stats, _ = fit_and_predict(
             make_model, data.images.to(device),
             torch.as_tensor(data.labels, dtype=torch.int64, device=device),
             data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
@@ -227,7 +243,8 @@ def _predict(settings, data, make_model, schedule, device, progress, cache_dir) 
                            np.zeros(len(noisy), dtype=np.int64), [stats])
     noisy, corrupted = _noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
     result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
-                            settings.train, settings.folds, settings.seed, device, progress)
+                            settings.train, settings.folds, settings.seed, device, progress,
+                            settings.cv)
     return Predictions(noisy, data.labels, corrupted, result.probabilities, result.fold_of,
                        result.folds)
 
@@ -273,6 +290,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
         "identity": settings.identity(),
         "settings": asdict(settings),
         "metrics": metrics,
+        "authors_code_behaviours": authors_code_behaviours(settings),
         "noise": {"source": "synthetic" if data.given_labels is None else "human",
                   "rate_realised": float(pred.corrupted.mean())},
         "folds": pred.folds,
