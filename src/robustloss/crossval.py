@@ -15,7 +15,6 @@ from tqdm.auto import tqdm
 from robustloss.losses import LossSchedule
 from robustloss.train import BatchHook, TrainSettings, fit, predict_proba
 
-
 SPLITS = {
     "stratified": "StratifiedKFold on the given labels (paper section 5: 80% train / 20% predict)",
     "kfold": "plain KFold, not stratified (the authors' code: KFold(5, shuffle=True, random_state=123))",

@@ -11,6 +11,15 @@ from cleanlab.filter import find_label_issues
 from robustloss.registry import Registry
 
 DETECTORS = Registry("detector")
+# What a detector judges from; a registered detector may declare ``evidence`` (default: the
+# first). Out-of-fold detectors are called as detector(labels, pred_probs, **params); a
+# training-runs detector is a settings class built from its params (see aum_detector).
+EVIDENCE = ("out_of_fold_probabilities", "training_runs")
+
+
+def evidence_of(name: str) -> str:
+    """What detector ``name`` needs: one of EVIDENCE."""
+    return getattr(DETECTORS.get(name), "evidence", EVIDENCE[0])
 
 
 def check_probabilities(labels: np.ndarray, pred_probs: np.ndarray) -> None:
@@ -50,7 +59,9 @@ FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learnin
 def check_detector_params(name: str, params: dict) -> None:
     """Unknown detectors, parameters or option strings fail here, before any training."""
     detector = DETECTORS.get(name)
-    if name == "confident_learning":
+    if evidence_of(name) == "training_runs":
+        DETECTORS.create(name, params)  # unknown names and bad values fail here
+    elif name == "confident_learning":
         accepted = set(inspect.signature(find_label_issues).parameters) - {"labels", "pred_probs"}
         unknown = sorted(set(params) - accepted)
         if unknown:

@@ -7,7 +7,6 @@ Tests, the Python API and the Hydra entry point (run.py) all call ``run_and_reco
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -20,12 +19,14 @@ import torch
 
 from robustloss import data as datasets
 from robustloss import losses, models
-from robustloss.crossval import CrossValSettings, cross_validate, fit_and_predict, progress_bar
-from robustloss.detect import check_detector_params, detect
-from robustloss.metrics import accuracy, detection_scores
-from robustloss.noise import NOISE_MODES, check_rate, corrupt_labels
+from robustloss.crossval import CrossValSettings
+from robustloss.detect import check_detector_params, evidence_of
+from robustloss.dynamics import DYNAMICS_LEVELS, check_level
+from robustloss.judge import judge
+from robustloss.metrics import detection_scores
+from robustloss.noise import NOISE_MODES, check_rate
 from robustloss.provenance import describe_device, git_commit, package_versions, resolve_device
-from robustloss.records import CorruptRecordError, RecordStore, atomic_write, record_id
+from robustloss.records import CorruptRecordError, RecordStore, record_id
 from robustloss.train import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class ExperimentSettings:
     protocol: str = "crossval"  # see PROTOCOLS
     seed: int = 0
     device: str = "auto"  # not part of the identity: the same experiment on another device
+    dynamics: str = "none"  # DYNAMICS_LEVELS; not part of the identity (adds arrays only)
 
     @classmethod
     def from_dict(cls, cfg: dict) -> ExperimentSettings:
@@ -137,6 +139,7 @@ class ExperimentSettings:
             protocol=str(cfg.get("protocol", "crossval")),
             seed=int(cfg.get("seed", 0)),
             device=str(cfg.get("device", "auto")),
+            dynamics=str(cfg.get("dynamics", "none")),
         )
 
     def identity(self) -> dict:
@@ -144,6 +147,7 @@ class ExperimentSettings:
         values = asdict(self)
         values["dataset"].pop("root")
         values.pop("device")
+        values.pop("dynamics")
         for part, names in NOT_IDENTITY.items():
             for name in names:
                 values[part]["params"].pop(name, None)
@@ -168,7 +172,26 @@ def validate(settings: ExperimentSettings) -> None:
         raise ValueError(f"folds must be >= 2, got {settings.folds}")
     if settings.protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {settings.protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if evidence_of(settings.detector.name) == "training_runs" and settings.protocol != "crossval":
+        raise ValueError(f"detector {settings.detector.name!r} judges from training runs on the "
+                         f"training set; protocol {settings.protocol!r} is not supported with it")
+    check_level(settings.dynamics)
+    if settings.loss.delay >= settings.train.epochs and settings.loss.name != "ce":
+        raise ValueError(f"loss.delay {settings.loss.delay} >= train.epochs "
+                         f"{settings.train.epochs}: the run would train plain CE throughout")
     resolve_device(settings.device)
+
+
+def check_model(make_model, input_shape, num_classes: int, detector: str) -> None:
+    """Bad model parameters fail here, before any training; a detector that trains on K + 1
+    outputs (AUM's fake class) needs a model that can produce them."""
+    outputs = num_classes + 1 if evidence_of(detector) == "training_runs" else num_classes
+    model = make_model(outputs)
+    with torch.no_grad():
+        shape = tuple(model.eval()(torch.zeros(2, *input_shape)).shape)
+    if shape != (2, outputs):
+        raise ValueError(f"detector {detector!r} needs a model with {outputs} outputs "
+                         f"({num_classes} classes + 1); the model gives {shape[1:]}")
 
 
 def authors_code_behaviours(settings: ExperimentSettings) -> dict[str, bool]:
@@ -191,64 +214,6 @@ def _fingerprint(data: datasets.LabelledData) -> str:
     return digest.hexdigest()[:16]
 
 
-@dataclass
-class Predictions:
-    """What the detector sees and is scored on. Arrays have one row per judged sample."""
-
-    noisy: np.ndarray          # int (n,) labels given to the detector
-    true: np.ndarray           # int (n,) clean labels
-    corrupted: np.ndarray      # bool (n,) noisy != true
-    probabilities: np.ndarray  # float (n, K) predicted by models that never trained on the row
-    fold_of: np.ndarray        # int (n,) fold that predicted the row (0 for the test-set protocol)
-    folds: list[dict]
-
-
-def _noisy_labels(settings, labels, given, num_classes):
-    if given is not None:  # human label noise replaces synthetic noise
-        noisy = given.astype(np.int64)
-        return noisy, noisy != labels
-    return corrupt_labels(labels, num_classes, settings.noise.rate, settings.seed,
-                          settings.noise.mode)
-
-
-def _test_set_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
-    """Train on the training set as given, predict the test set. Training does not depend on
-    the noise rate or the detector, so the probabilities are cached under ``cache_dir`` and
-    shared by every eta of a sweep."""
-    key = {k: v for k, v in settings.identity().items() if k not in ("noise", "detector")}
-    path = None if cache_dir is None else Path(cache_dir) / f"{record_id(key)}.npz"
-    if path is not None and path.exists():
-        with np.load(path) as cached:
-            return cached["probabilities"], json.loads(str(cached["stats"]))
-    with progress_bar(settings.train.epochs, progress) as bar:
-        probs, stats, _ = fit_and_predict(
-            make_model, data.images.to(device),
-            torch.as_tensor(data.labels, dtype=torch.int64, device=device),
-            data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
-    probs = probs.cpu().numpy()
-    if path is not None:
-        atomic_write(path, lambda h: np.savez(h, probabilities=probs, stats=json.dumps(stats)))
-    return probs, stats
-
-
-def _predict(settings, data, make_model, schedule, device, progress, cache_dir) -> Predictions:
-    if settings.protocol == "test_set":
-        if data.test_images is None:
-            raise ValueError(f"protocol test_set needs a dataset with a test split; "
-                             f"{data.name!r} has none")
-        noisy, corrupted = _noisy_labels(settings, data.test_labels, None, data.num_classes)
-        probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,
-                                               progress, cache_dir)
-        return Predictions(noisy, data.test_labels, corrupted, probs,
-                           np.zeros(len(noisy), dtype=np.int64), [stats])
-    noisy, corrupted = _noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
-    result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
-                            settings.train, settings.folds, settings.seed, device, progress,
-                            settings.cv)
-    return Predictions(noisy, data.labels, corrupted, result.probabilities, result.fold_of,
-                       result.folds)
-
-
 def run_experiment(settings: ExperimentSettings, progress: bool = True,
                    cache_dir: str | Path | None = None) -> tuple[dict, dict]:
     """Run one experiment. Returns (record without id/config, arrays for the .npz).
@@ -263,47 +228,38 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     schedule = losses.LossSchedule(loss, settings.loss.delay)
     input_shape = tuple(data.images.shape[1:])
 
-    def make_model():
-        return models.build(settings.model.name, input_shape, data.num_classes,
+    def make_model(num_outputs: int | None = None):
+        return models.build(settings.model.name, input_shape, num_outputs or data.num_classes,
                             **settings.model.params)
 
-    make_model()  # bad model parameters fail here, before any training
+    check_model(make_model, input_shape, data.num_classes, settings.detector.name)
     device = resolve_device(settings.device)
     t_loaded = time.perf_counter()
-    pred = _predict(settings, data, make_model, schedule, device, progress, cache_dir)
-    t_trained = time.perf_counter()
-    flagged = detect(settings.detector.name, pred.noisy, pred.probabilities, **settings.detector.params)
-    t_detected = time.perf_counter()
+    result = judge(settings, data, make_model, schedule, device, progress, cache_dir)
+    t_judged = time.perf_counter()
 
-    metrics = detection_scores(flagged, pred.corrupted)
-    metrics.update(
-        accuracy_noisy=accuracy(pred.probabilities, pred.noisy),
-        accuracy_true=accuracy(pred.probabilities, pred.true),
-        noise_rate_realised=float(pred.corrupted.mean()),
-    )
-    for fold in pred.folds:
-        held = pred.fold_of == fold["fold"]
-        fold["accuracy_noisy"] = accuracy(pred.probabilities[held], pred.noisy[held])
-        fold["accuracy_true"] = accuracy(pred.probabilities[held], pred.true[held])
-    train_seconds = sum(f["train_seconds"] for f in pred.folds)
+    scored = result.judged
+    metrics = detection_scores(result.flagged[scored], result.corrupted[scored])
+    metrics.update(result.metrics, noise_rate_realised=float(result.corrupted.mean()))
+    train_seconds = sum(f["train_seconds"] for f in result.runs)
     record = {
         "identity": settings.identity(),
         "settings": asdict(settings),
         "metrics": metrics,
         "authors_code_behaviours": authors_code_behaviours(settings),
         "noise": {"source": "synthetic" if data.given_labels is None else "human",
-                  "rate_realised": float(pred.corrupted.mean())},
-        "folds": pred.folds,
+                  "rate_realised": float(result.corrupted.mean())},
+        "folds": result.runs,
+        "dynamics": settings.dynamics,
         "timings": {
             "load_seconds": t_loaded - t0,
-            "training_seconds": t_trained - t_loaded,
-            "detect_seconds": t_detected - t_trained,
-            "total_seconds": t_detected - t0,
-            "samples_per_second": sum(f["n_train"] for f in pred.folds)
+            "training_and_detection_seconds": t_judged - t_loaded,
+            "total_seconds": t_judged - t0,
+            "samples_per_second": sum(f["n_train"] for f in result.runs)
             * settings.train.epochs / train_seconds,
         },
         "data": {"num_samples": len(data), "num_classes": data.num_classes,
-                 "num_judged": len(pred.noisy), "input_shape": list(input_shape),
+                 "num_judged": int(scored.sum()), "input_shape": list(input_shape),
                  "fingerprint": _fingerprint(data)},
         "device": describe_device(device),
         "versions": package_versions(),
@@ -311,13 +267,19 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     arrays = {
-        "noisy_labels": pred.noisy, "true_labels": pred.true, "corrupted": pred.corrupted,
-        "probabilities": pred.probabilities, "fold_of": pred.fold_of, "flagged": flagged,
+        "noisy_labels": result.noisy, "true_labels": result.true, "corrupted": result.corrupted,
+        "flagged": result.flagged, "judged": result.judged, **result.arrays,
         # row -> index in the dataset file (test-set protocol: in the test split)
-        "sample_index": (np.arange(len(pred.noisy)) if settings.protocol == "test_set"
+        "sample_index": (np.arange(len(result.noisy)) if settings.protocol == "test_set"
                          else sample_index),
     }
     return record, arrays
+
+
+def _has_dynamics(record: dict, wanted: str) -> bool:
+    """A stored record serves a request when it recorded at least the dynamics asked for."""
+    levels = list(DYNAMICS_LEVELS)
+    return levels.index(record.get("dynamics", "none")) >= levels.index(wanted)
 
 
 def run_and_record(
@@ -338,8 +300,10 @@ def run_and_record(
         except CorruptRecordError as err:
             log.warning("%s; re-running the experiment", err)
             existing = None
-        if existing is not None:
+        if existing is not None and _has_dynamics(existing, settings.dynamics):
             return existing, False
+        if existing is not None:
+            log.info("record %s lacks dynamics=%s; re-running it", rid, settings.dynamics)
     record, arrays = run_experiment(settings, progress, cache_dir=store.root / "predictions")
     record = {"id": rid, **record, "config": config or record["settings"]}
     store.write(record, arrays)

@@ -49,6 +49,14 @@ class PerSampleLoss(nn.Module):
     def from_log_probs(self, log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def dloss_dp(self, p_y: torch.Tensor) -> torch.Tensor:
+        """dL/dp_y of the loss's *formula* as a function of p_y, at the given p_y values
+        (any shape, float). This is the derivative of the written formula, undetached: with
+        ``detach_weight=True`` the model trained on a different gradient (the weight held
+        constant). Losses that are not a function of p_y alone (ANL) raise ValueError."""
+        raise ValueError(f"loss {type(self).__name__} is not a function of p_y alone; "
+                         "its derivative with respect to p_y is not defined")
+
 
 def _target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return log_probs.gather(1, targets.long().unsqueeze(1)).squeeze(1)
@@ -66,6 +74,9 @@ class CrossEntropy(PerSampleLoss):
 
     def from_log_probs(self, log_probs, targets):
         return -_target_log_prob(log_probs, targets)
+
+    def dloss_dp(self, p_y):
+        return -1.0 / p_y
 
 
 @LOSSES.register("focal")
@@ -88,6 +99,12 @@ class FocalLoss(PerSampleLoss):
             weight = weight.detach()
         return -weight * log_p
 
+    def dloss_dp(self, p_y):
+        """gamma (1-p)^(gamma-1) log p - (1-p)^gamma / p."""
+        one_minus = 1.0 - p_y
+        return (self.gamma * one_minus ** (self.gamma - 1) * torch.log(p_y)
+                - one_minus ** self.gamma / p_y)
+
 
 @LOSSES.register("gce")
 class GeneralizedCrossEntropy(PerSampleLoss):
@@ -101,6 +118,9 @@ class GeneralizedCrossEntropy(PerSampleLoss):
     def from_log_probs(self, log_probs, targets):
         log_p = _target_log_prob(log_probs, targets)
         return -torch.expm1(self.q * log_p) / self.q
+
+    def dloss_dp(self, p_y):
+        return -(p_y ** (self.q - 1))
 
 
 @LOSSES.register("blurry")
@@ -126,6 +146,11 @@ class BlurryLoss(PerSampleLoss):
             weight = weight.detach()
         return -weight * log_p
 
+    def dloss_dp(self, p_y):
+        """-p^(gamma-1) (gamma log p + 1): positive (the loss pushes p_y down) for
+        p_y < exp(-1/gamma). With detach_weight=True the model trained on -p^(gamma-1)."""
+        return -(p_y ** (self.gamma - 1)) * (self.gamma * torch.log(p_y) + 1)
+
 
 @LOSSES.register("piecewise_zero")
 class PiecewiseZeroLoss(PerSampleLoss):
@@ -143,6 +168,10 @@ class PiecewiseZeroLoss(PerSampleLoss):
     def from_log_probs(self, log_probs, targets):
         log_p = _target_log_prob(log_probs, targets)
         return torch.where(log_p > self.log_c, -log_p, torch.zeros_like(log_p))
+
+    def dloss_dp(self, p_y):
+        """0 for p_y <= c, else -1/p_y."""
+        return torch.where(p_y > self.c, -1.0 / p_y, torch.zeros_like(p_y))
 
 
 def normalized_ce(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

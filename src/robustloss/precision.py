@@ -38,9 +38,13 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.dtype)
 
-    def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
+    @property
+    def needs_grad_scaler(self) -> bool:
         """float16 needs loss scaling; bfloat16 and float32 do not."""
-        return torch.amp.GradScaler(device.type) if self.name == "fp16" else None
+        return self.name == "fp16"
+
+    def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
+        return torch.amp.GradScaler(device.type) if self.needs_grad_scaler else None
 
     def prepare(self, model: nn.Module) -> nn.Module:
         return model.to(memory_format=torch.channels_last) if self.channels_last else model

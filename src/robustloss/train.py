@@ -186,6 +186,8 @@ def predict_proba(model: nn.Module, transform: InputTransform, images: torch.Ten
     """Softmax probabilities (n, K) for uint8 ``images`` (n, C, H, W), computed in float32
     (no autocast: the detector reads these numbers, and 16-bit logits keep ~3 digits)."""
     model.eval()
+    if len(images) == 0:
+        return torch.empty(0, 0)
     out = [torch.softmax(model(transform(images[start:start + batch_size])).float(), dim=1)
            for start in range(0, len(images), batch_size)]
     return torch.cat(out)
