@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint tables clean-demo bench \
-	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4
+	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 \
+	fidelity-effects
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,13 +36,14 @@ tables: $(STAMP)  ## tables from the records under RESULTS (default results/demo
 	$(PY) -m robustloss.tables $(or $(RESULTS),results/demo)
 
 # Paper tables. Variables: LAUNCHER=local|slurm, DATASETS=mnist,cifar10 SEEDS=3 RATES=0.2,0.4
-# GAMMAS=0.3,0.4 CS=0.01,0.02 SMOKE=1 (minutes on a CPU), OVERRIDES="hydra.launcher.partition=gpu"
+# GAMMAS=0.3,0.4 CS=0.01,0.02 SMOKE=1 (minutes on a CPU), RESULTS=results/mine (records folder),
+# OVERRIDES="hydra.launcher.partition=gpu"
 # Datasets are read from $$ROBUSTLOSS_DATA (default here: ../shared/data when it exists).
 export ROBUSTLOSS_DATA ?= $(abspath $(wildcard ../shared/data))
 REPRODUCE = $(PY) scripts/reproduce.py --launcher $(or $(LAUNCHER),local) \
 	$(if $(DATASETS),--datasets $(DATASETS)) $(if $(SEEDS),--seeds $(SEEDS)) \
 	$(if $(RATES),--rates $(RATES)) $(if $(GAMMAS),--gammas $(GAMMAS)) $(if $(CS),--cs $(CS)) \
-	$(if $(filter 1 yes true,$(SMOKE)),--smoke)
+	$(if $(filter 1 yes true,$(SMOKE)),--smoke) $(if $(RESULTS),--results $(RESULTS))
 
 reproduce-table1: $(STAMP)  ## Tables 1+2: 4 datasets x eta x 7 losses (BL/PZ grids) x 20 seeds
 	$(REPRODUCE) table1 -- $(OVERRIDES)
@@ -53,6 +55,12 @@ reproduce-table3: $(STAMP)  ## Table 3: cleaned CIFAR-100 test set x eta x CE/FL
 
 reproduce-table4: $(STAMP)  ## Table 4: CIFAR-10N aggregate/worst, CIFAR-100N x 7 losses x 5 seeds
 	$(REPRODUCE) table4 -- $(OVERRIDES)
+
+reproduce-table5: $(STAMP)  ## Table 5: AUM on CIFAR-100 (ResNet-32, 150 epochs) x eta x CE/BL/PZ x 3 seeds
+	$(REPRODUCE) table5 -- $(OVERRIDES)
+
+fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
+	$(PY) scripts/fidelity_effects.py
 
 bench: $(STAMP)  ## speed and memory numbers (training throughput, one experiment, peak memory)
 	$(PY) scripts/bench.py

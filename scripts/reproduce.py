@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from robustloss.sweeps import pending_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("table1", "table3", "table4")
+TABLES = ("table1", "table3", "table4", "table5")
 
 
 def check_datasets(names: list[str], overrides: list[str]) -> dict[str, str]:

@@ -90,3 +90,26 @@ def test_cli_bad_value_fails_before_training(tmp_path):
     assert out.returncode != 0
     assert "piecewise_zero c must be in [0.0, 1.0], got 2" in out.stderr
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_fidelity_authors_code_turns_on_every_authors_code_behaviour(compose_config):
+    from robustloss.experiment import authors_code_behaviours
+    settings = lambda *o: ExperimentSettings.from_dict(  # noqa: E731
+        OmegaConf.to_container(compose_config(*o), resolve=True))
+    paper = settings()
+    assert not any(authors_code_behaviours(paper).values())
+    assert paper.train.precision == "auto"
+    authors = settings("fidelity=authors_code")
+    assert all(authors_code_behaviours(authors).values())
+    assert (authors.noise.mode, authors.cv.split, authors.cv.split_seed, authors.cv.carry_model,
+            authors.train.precision) == ("bernoulli", "kfold", 123, True, "fp16")
+    assert authors.id != paper.id
+    # each behaviour alone
+    alone = settings("cv.carry_model=true")
+    assert [k for k, v in authors_code_behaviours(alone).items() if v] == ["model_carried_over_folds"]
+
+
+def test_digits_keeps_unit_inputs_and_paper_datasets_train_on_raw_pixels(compose_config):
+    assert compose_config("dataset=digits").train.inputs == "unit"
+    for name in ("mnist", "fashion_mnist", "cifar10", "cifar100"):
+        assert compose_config(f"dataset={name}").train.inputs == "raw"

@@ -37,7 +37,7 @@ def test_unfilled_probabilities_are_refused():
 
 def test_unknown_detector_lists_valid_names():
     given, probs, _ = synthetic_case()
-    with pytest.raises(ValueError, match="unknown detector 'magic'; valid choices: confident_learning"):
+    with pytest.raises(ValueError, match="unknown detector 'magic'; valid choices: aum, confident_learning"):
         detect("magic", given, probs)
 
 

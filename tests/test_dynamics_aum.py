@@ -197,7 +197,6 @@ def test_bad_aum_settings_fail_before_training(tmp_path, detector, message):
     assert not list(tmp_path.glob("*.json"))
 
 
-@models.MODELS.register("fixed_ten_outputs")
 class FixedTenOutputs(torch.nn.Module):
     """A model that ignores the number of classes asked for (like a frozen pretrained head)."""
 
@@ -209,10 +208,18 @@ class FixedTenOutputs(torch.nn.Module):
         return self.net(x)
 
 
-def test_aum_refuses_a_model_without_the_extra_output(tmp_path):
+@pytest.fixture
+def fixed_ten_outputs():
+    """Registers FixedTenOutputs for one test (the registry must match conf/ otherwise)."""
+    models.MODELS.register("fixed_ten_outputs")(FixedTenOutputs)
+    yield "fixed_ten_outputs"
+    del models.MODELS._factories["fixed_ten_outputs"]
+
+
+def test_aum_refuses_a_model_without_the_extra_output(tmp_path, fixed_ten_outputs):
     settings = aum_settings({"name": "ce"})
     settings = ExperimentSettings(**{**settings.__dict__,
-                                     "model": type(settings.model)("fixed_ten_outputs")})
+                                     "model": type(settings.model)(fixed_ten_outputs)})
     with pytest.raises(ValueError, match="needs a model with 11 outputs"):
         run_and_record(settings, str(tmp_path), progress=False)
 
@@ -229,6 +236,14 @@ def test_hydra_app_runs_aum_with_dynamics(tmp_path):
     assert record["settings"]["detector"]["name"] == "aum"
     assert record["settings"]["loss"]["delay"] == 1 and record["dynamics"] == "first_fold"
     assert record["metrics"]["f1"] > 0.7
+    # the flagged samples of an AUM record, lowest AUM first
+    from robustloss.label_issues import main as list_issues
+    list_issues([str(tmp_path)])
+    table = pd.read_csv(tmp_path / f"{record['id']}_label_issues.csv")
+    assert list(table.columns) == ["index", "given_label", "aum", "flagged"]
+    flagged = table[table.flagged]
+    assert len(flagged) == record["metrics"]["n_flagged"]
+    assert flagged.aum.is_monotonic_increasing and table.flagged.iloc[:len(flagged)].all()
 
 
 def test_single_sample_batches_join_the_previous_batch():

@@ -99,7 +99,7 @@ def test_gce_limits():
     torch.testing.assert_close(near_ce, ce(logits.float(), targets), rtol=1e-2, atol=1e-3)
 
 
-# Independent numpy versions of DESIGN.md's ANL formulas, computed from probabilities.
+# Independent numpy versions of docs/DESIGN.md's ANL formulas, computed from probabilities.
 def np_probs(logits):
     z = logits - logits.max(1, keepdims=True)
     e = np.exp(z)

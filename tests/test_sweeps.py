@@ -21,7 +21,7 @@ def test_command_line_wins_over_config_sweep_params():
 
 def test_pending_jobs_shrink_as_records_appear(tmp_path, compose_config):
     overrides = ["experiment=demo_piecewise_zero", "seed=0", "noise.rate=0.2",
-                 f"results_dir={tmp_path}", "dataset.subset=300", "train.epochs=1", "folds=2"]
+                 f"results_dir={tmp_path}", "dataset.subset=300", "train.epochs=2", "folds=2"]
     pending = pending_jobs(CONF, overrides)
     assert len(pending) == 3  # the demo's c grid
     cfg = OmegaConf.to_container(compose_config(*pending[1]), resolve=True)

@@ -6,7 +6,8 @@
 For every record under the folder, writes ``<id>_label_issues.csv`` beside it: index,
 given_label, predicted_label, p_given (out-of-fold probability of the given label),
 label_quality (cleanlab's self-confidence score; low = likely wrong) and flagged, flagged
-rows first, lowest quality first.
+rows first, lowest quality first. AUM records (detector=aum) list index, given_label, aum
+(area under the margin; low = likely wrong) and flagged instead, lowest AUM first.
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: n
                              kind="stable").reset_index(drop=True)
 
 
+def aum_issues(noisy_labels: np.ndarray, aum: np.ndarray, flagged: np.ndarray,
+                sample_index: np.ndarray) -> pd.DataFrame:
+    """One row per sample of an AUM record, flagged first, then by AUM ascending (samples
+    never judged, e.g. held out, last)."""
+    frame = pd.DataFrame({"index": sample_index, "given_label": noisy_labels, "aum": aum,
+                          "flagged": flagged.astype(bool)})
+    return frame.sort_values(["flagged", "aum"], ascending=[False, True], kind="stable",
+                             na_position="last").reset_index(drop=True)
+
+
+def issues_of(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The issue table of one record's arrays, whichever detector made it."""
+    index = arrays.get("sample_index")
+    if "probabilities" not in arrays:
+        return aum_issues(arrays["noisy_labels"], arrays["aum"], arrays["flagged"],
+                          np.arange(len(arrays["noisy_labels"])) if index is None else index)
+    return label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"], index)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir")
@@ -53,8 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(args.results_dir)
         path = next(folder.rglob(f"{record['id']}.json")).parent
         arrays = RecordStore(path).load_arrays(record["id"])
-        table = label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"],
-                             arrays.get("sample_index"))
+        table = issues_of(arrays)
         out = path / f"{record['id']}_label_issues.csv"
         table.to_csv(out, index=False)
         s = record["settings"]

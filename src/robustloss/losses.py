@@ -6,7 +6,7 @@ float32. Probabilities are taken through ``log_softmax`` and powers p^a are comp
 exp(a * log p), so values and gradients stay finite for extreme logits.
 
 Names: ``ce``, ``focal``, ``gce``, ``anl_ce``, ``anl_fl``, ``blurry``, ``piecewise_zero``.
-Formulas and defaults: DESIGN.md section 2.
+Formulas and defaults: docs/DESIGN.md section 2.
 """
 
 from __future__ import annotations

@@ -114,8 +114,10 @@ def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     summary = pd.DataFrame(out)
     if summary.empty:
         return summary
-    summary["rank"] = (summary.groupby(["detector", "dataset", "eta"])["mean"]
-                       .rank(ascending=False, method="min").fillna(0).astype(int))
+    # ranked by the value as printed (3 decimals): equal printed values get equal marks
+    summary["rank"] = (summary.assign(shown=summary["mean"].round(3))
+                       .groupby(["detector", "dataset", "eta"])["shown"]
+                       .rank(ascending=False, method="dense").fillna(0).astype(int))
     return summary
 
 

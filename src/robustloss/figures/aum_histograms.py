@@ -1,0 +1,58 @@
+"""Figure 6: AUM histograms of clean and corrupted samples, one panel per loss (CE, BL, PZ),
+their means dashed, Cohen's d and the Wasserstein distance in the legend (paper: CIFAR-100,
+eta = 0.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from robustloss.figures.records import MissingRecords, arrays, pick_dataset, pick_eta
+from robustloss.figures.style import CLEAN, CORRUPTED, LOSS_LABELS, new_figure
+
+LOSSES = ("ce", "blurry", "piecewise_zero")
+NEEDS = ("AUM records (detector=aum) for CE, BL and PZ: `make reproduce-table5` or "
+         "`make reproduce-figures`")
+
+
+def choose(records: pd.DataFrame, dataset=None):
+    aum = records[(records["detector"] == "aum") & records["loss"].isin(LOSSES)]
+    aum = pick_dataset(aum, dataset, NEEDS)
+    eta, aum = pick_eta(aum, 0.1)
+    for _, group in aum.sort_values("seed").groupby("seed"):
+        if set(group["loss"]) >= set(LOSSES):
+            return eta, [group[group["loss"] == n].sort_values("created").iloc[-1] for n in LOSSES]
+    raise MissingRecords(f"AUM records of CE, BL and PZ at one seed are missing; {NEEDS}")
+
+
+def make(records: pd.DataFrame, dataset=None):
+    eta, rows = choose(records, dataset)
+    fig, axes = new_figure(1, 3, width=9.0, height=2.8, sharey=False)
+    numbers, values = [], {}
+    for row in rows:
+        a = arrays(row)
+        judged = a["judged"].astype(bool) & np.isfinite(a["aum"])
+        values[row["id"]] = (a["aum"][judged], a["corrupted"].astype(bool)[judged])
+    everything = np.concatenate([v for v, _ in values.values()])
+    bins = np.linspace(np.percentile(everything, 0.5), np.percentile(everything, 99.5), 50)
+    for ax, row in zip(axes[0], rows, strict=True):
+        aum, corrupted = values[row["id"]]
+        label = LOSS_LABELS[row["loss"]] + (f" (γ={row['gamma']:g})" if row["loss"] == "blurry" else
+                                             f" (c={row['c']:g})" if row["loss"] == "piecewise_zero" else "")
+        for group, mask, colour in (("clean", ~corrupted, CLEAN), ("corrupted", corrupted, CORRUPTED)):
+            ax.hist(np.clip(aum[mask], bins[0], bins[-1]), bins=bins, color=colour, alpha=0.55,
+                    label=group)
+            ax.axvline(aum[mask].mean(), color=colour, ls="--", lw=1.2)
+        ax.plot([], [], " ", label=f"d = {row['cohens_d']:.2f}, W = {row['wasserstein']:.2f}")
+        ax.set(title=label, xlabel="AUM")
+        ax.legend(frameon=False, loc="upper left", handlelength=1.0)
+        numbers.append({"loss": row["loss"], "label": label, "record": row["id"], "eta": eta,
+                        "mean_clean": float(aum[~corrupted].mean()),
+                        "mean_corrupted": float(aum[corrupted].mean()),
+                        "cohens_d": row["cohens_d"], "wasserstein": row["wasserstein"],
+                        "f1": row["f1"], "n_clean": int((~corrupted).sum()),
+                        "n_corrupted": int(corrupted.sum())})
+    axes[0, 0].set_ylabel("samples")
+    fig.suptitle(f"{rows[0]['dataset']}, η = {eta:g}: AUM of clean and corrupted samples "
+                 "(dashed: means)", x=0.02, ha="left", fontsize=10)
+    return fig, pd.DataFrame(numbers)
