@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint tables clean-demo bench \
-	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 \
+	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures figures \
 	fidelity-effects
 
 help:  ## list the targets
@@ -58,6 +58,12 @@ reproduce-table4: $(STAMP)  ## Table 4: CIFAR-10N aggregate/worst, CIFAR-100N x 
 
 reproduce-table5: $(STAMP)  ## Table 5: AUM on CIFAR-100 (ResNet-32, 150 epochs) x eta x CE/BL/PZ x 3 seeds
 	$(REPRODUCE) table5 -- $(OVERRIDES)
+
+reproduce-figures: $(STAMP)  ## the sweeps behind Figures 2-7, then all seven figures (SMOKE=1: digits, minutes)
+	$(REPRODUCE) figures -- $(OVERRIDES)
+
+figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default results/demo)
+	$(PY) -m robustloss.figures $(or $(RESULTS),results/demo)
 
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py

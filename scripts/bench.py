@@ -1,26 +1,35 @@
-"""Speed and memory benchmarks; prints numbers (no pass/fail).
+"""Speed and memory benchmarks; prints numbers (no pass/fail) and writes them as JSON.
 
-    python scripts/bench.py [--device auto|cpu|cuda] [--steps 50]
+    python scripts/bench.py [--device auto|cpu|cuda] [--steps N] [--json bench.json]
 
-1. training throughput (samples/s) of each model at batch 64 on its dataset's image shape,
-   with the loop the pipeline uses (GPU-resident uint8 data, index-sliced batches);
-2. the projected time of one paper-protocol experiment (5 folds x 10 epochs on 80% of the
-   training set) from that throughput;
-3. one whole digits experiment (5 folds x 10 epochs, Confident Learning), wall time;
-4. peak memory (process RSS; CUDA max allocated).
+Per model (small CNN on MNIST shapes, ResNet-32 and ResNet-34 on CIFAR shapes; generated
+uint8 data), training throughput (samples/s, fwd + bwd + optimiser step, batch 64) of:
+- baseline: the loop the paper's code uses (a DataLoader over a float32 TensorDataset,
+  a host-to-device copy per batch, float32);
+- pipeline fp32: this project's loop (device-resident uint8 data, index-sliced batches);
+- each lever alone: channels-last, bfloat16 autocast; and together (bf16 + channels-last =
+  train.precision=bf16 on a CPU); float16 + GradScaler on CUDA;
+- recording dynamics (p_y and margins of every sample, fp32): its overhead;
+with the projected wall time of one paper-protocol experiment (5 folds x 10 epochs on 80% of
+the training set) and the ratio to the baseline. Then one whole digits experiment and peak
+memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
 import time
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from robustloss import losses, models
+from robustloss.dynamics import DynamicsRecorder
 from robustloss.experiment import ExperimentSettings, run_experiment
+from robustloss.precision import Precision
 from robustloss.provenance import describe_device, resolve_device
 from robustloss.train import TrainSettings, fit
 
@@ -29,7 +38,42 @@ CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 5
          ("resnet34_cifar", (3, 32, 32), 100, 50000)]
 
 
-def throughput(name, shape, classes, device, steps) -> float:
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def baseline_rate(name, shape, classes, device, steps) -> float:
+    """The paper code's loop: DataLoader(TensorDataset(float32)), .to(device) per batch."""
+    torch.manual_seed(0)
+    model = models.build(name, shape, classes).to(device)
+    n = 64 * steps
+    data = TensorDataset(torch.randint(0, 256, (n, *shape)).float(), torch.randint(0, classes, (n,)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = losses.BlurryLoss(0.4)
+    model.train()
+
+    def epoch(limit):
+        for i, (x, y) in enumerate(DataLoader(data, batch_size=64, shuffle=True)):
+            if i == limit:
+                break
+            x, y = x.to(device), y.to(device)
+            loss = loss_fn(model(x), y).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    epoch(max(2, steps // 10))
+    _sync(device)
+    start = time.perf_counter()
+    epoch(steps)
+    _sync(device)
+    return n / (time.perf_counter() - start)
+
+
+def pipeline_rate(name, shape, classes, device, steps, precision: Precision,
+                  dynamics: bool = False) -> float:
+    torch.manual_seed(0)
     model = models.build(name, shape, classes).to(device)
     n = 64 * steps
     images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, device=device)
@@ -37,41 +81,81 @@ def throughput(name, shape, classes, device, steps) -> float:
     schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
     settings = TrainSettings(epochs=1)
     warm = 64 * max(2, steps // 10)
-    fit(model, images[:warm], labels[:warm], schedule, settings, torch.Generator().manual_seed(0))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    fit(model, images[:warm], labels[:warm], schedule, settings, torch.Generator().manual_seed(0),
+        precision=precision)
+    recorder = DynamicsRecorder(torch.arange(n, device=device), n, 1) if dynamics else None
+    _sync(device)
     start = time.perf_counter()
-    fit(model, images, labels, schedule, settings, torch.Generator().manual_seed(0))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    fit(model, images, labels, schedule, settings, torch.Generator().manual_seed(0),
+        on_batch=recorder.hook if recorder else None, precision=precision)
+    if recorder:
+        recorder.to_numpy()  # the host transfer counts
+    _sync(device)
     return n / (time.perf_counter() - start)
+
+
+def variants(device):
+    cpu = device.type == "cpu"
+    out = {"pipeline fp32": Precision("fp32"),
+           "+ channels-last": Precision("fp32", channels_last=True),
+           "+ bf16 autocast": Precision("bf16"),
+           "+ bf16 + channels-last": Precision("bf16", channels_last=True)}
+    if not cpu:
+        out["+ fp16 + GradScaler"] = Precision("fp16")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=None, help="batches per measurement")
+    parser.add_argument("--json", default="results/bench.json", help="where to write the numbers")
+    parser.add_argument("--models", default=",".join(c[0] for c in CASES))
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device: {describe_device(device)}; torch {torch.__version__}; "
-          f"python {platform.python_version()}")
-    print(f"{'model':16} {'input':>10} {'samples/s':>10} {'paper experiment (5x10 epochs)':>32}")
+    header = (f"device: {describe_device(device)}; torch {torch.__version__}; "
+              f"python {platform.python_version()}; threads {torch.get_num_threads()}")
+    print(header)
+    print(f"{'model':15} {'variant':26} {'samples/s':>10} {'x baseline':>10} {'paper experiment':>17}")
+    results = {"machine": header, "models": {}}
     for name, shape, classes, n_train in CASES:
-        steps = args.steps or (100 if device.type == "cuda" else (60 if name == "small_cnn" else 4))
-        rate = throughput(name, shape, classes, device, steps)
-        projected = 5 * 10 * 0.8 * n_train / rate
-        print(f"{name:16} {'x'.join(map(str, shape)):>10} {rate:10.0f} {projected / 60:28.1f} min")
+        if name not in args.models.split(","):
+            continue
+        steps = args.steps or (100 if device.type == "cuda" else (40 if name == "small_cnn" else 3))
+        rates = {"baseline (paper code's loop)": baseline_rate(name, shape, classes, device, steps)}
+        for label, precision in variants(device).items():
+            rates[label] = pipeline_rate(name, shape, classes, device, steps, precision)
+        rates["pipeline fp32 + dynamics"] = pipeline_rate(name, shape, classes, device, steps,
+                                                          Precision("fp32"), dynamics=True)
+        base = rates["baseline (paper code's loop)"]
+        results["models"][name] = {}
+        for label, rate in rates.items():
+            projected = 5 * 10 * 0.8 * n_train / rate
+            results["models"][name][label] = {"samples_per_second": rate, "ratio": rate / base,
+                                              "projected_experiment_seconds": projected}
+            print(f"{name:15} {label:26} {rate:10.0f} {rate / base:9.2f}x "
+                  f"{projected / 60:12.1f} min", flush=True)
+        overhead = rates["pipeline fp32"] / rates["pipeline fp32 + dynamics"] - 1
+        results["models"][name]["dynamics_overhead"] = overhead
+        print(f"{name:15} {'dynamics recording cost':26} {100 * overhead:+9.1f} % of fp32 training time")
     settings = ExperimentSettings.from_dict({
         "dataset": {"name": "digits"}, "loss": {"name": "blurry", "gamma": 0.4},
         "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},
-        "train": {"lr": 3e-3}, "device": args.device})
+        "train": {"lr": 3e-3, "inputs": "unit"}, "device": args.device})
     start = time.perf_counter()
     record, _ = run_experiment(settings, progress=False)
-    print(f"digits experiment (5 folds x 10 epochs + cleanlab): {time.perf_counter() - start:.2f} s, "
-          f"{record['timings']['samples_per_second']:.0f} samples/s, F1 {record['metrics']['f1']:.3f}")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    digits = time.perf_counter() - start
+    print(f"digits experiment (5 folds x 10 epochs + cleanlab): {digits:.2f} s, "
+          f"F1 {record['metrics']['f1']:.3f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:.0f} MiB")
+    results.update(digits_experiment_seconds=digits, peak_rss_mib=peak)
     if device.type == "cuda":
-        print(f"peak CUDA memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+        results["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        print(f"peak CUDA memory: {results['peak_cuda_mib']:.0f} MiB")
+    with open(args.json, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"-> {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The demo: the paper's comparison on scikit-learn's digits, all seven losses x four noise
-rates x two seeds (conf/experiment/demo_*.yaml), then Tables 1 and 2, then the wall time.
+rates x two seeds (conf/experiment/demo_*.yaml), then Tables 1 and 2, Figures 1-4 and 7 (into
+<results>/figures/), then the wall time.
 
 Each (sweep, seed) pair is one Hydra multirun in its own process; as many run at once as
 there are CPU cores, each on one thread. Records already present are skipped, so a re-run
@@ -66,6 +67,9 @@ def main() -> int:
         return 1
     sys.stdout.flush()
     code = subprocess.call([sys.executable, "-m", "robustloss.tables", args.results], cwd=ROOT)
+    # Figures 1-4 and 7 from the demo's records (5 and 6 need the delay and AUM sweeps)
+    code |= subprocess.call([sys.executable, "-m", "robustloss.figures", args.results,
+                             "--only", "1,2,3,4,7"], cwd=ROOT)
     print(f"\ndemo wall time: {time.perf_counter() - start:.1f} s")
     return code
 

@@ -70,6 +70,7 @@ def to_markdown(stats: pd.DataFrame) -> str:
             text += f" ({row.delta:+.3f})"
         cells.setdefault(row.variant, {})[row.loss] = text
     table = pd.DataFrame.from_dict(cells, orient="index")
+    table = table[sorted(table.columns, key=lambda c: (c != "CE", c))]  # CE first
     table.index.name = "protocol"
     return table.to_markdown()
 

@@ -1,7 +1,7 @@
 """Reproduce one of the paper's tables: one Hydra multirun per loss family (locally, or as
 SLURM job arrays with --launcher slurm), then the tables beside the paper's numbers.
 
-    python scripts/reproduce.py table1 [--launcher slurm] [--datasets mnist,cifar10]
+    python scripts/reproduce.py table1|table3|table4|table5|figures [--launcher slurm] [--datasets mnist,cifar10]
         [--seeds 3] [--rates 0.2,0.4] [--gammas 0.3,0.4] [--cs 0.01,0.02] [--smoke]
         [-- any.hydra=override ...]
 
@@ -28,6 +28,8 @@ from robustloss.sweeps import pending_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("table1", "table3", "table4", "table5")
+# the sweeps behind the figures: 3-4 (CL grids), 2 and 7 (dynamics), 5 (delays), 6 (AUM)
+FIGURE_SWEEPS = ("fig_grid", "fig2", "fig5", "table5")
 
 
 def check_datasets(names: list[str], overrides: list[str]) -> dict[str, str]:
@@ -73,9 +75,47 @@ def family_commands(table: str, sweep, args, datasets: list[str], results: str) 
     return commands
 
 
+def run_sweeps(table: str, args, results: str) -> list[int]:
+    """Check the data, then launch the loss families of conf/experiment/<table>.yaml whose
+    records are missing; returns their exit codes ([2] when the data check fails)."""
+    sweep = OmegaConf.load(ROOT / "conf" / "experiment" / f"{table}.yaml").sweep
+    if args.smoke:
+        sweep.seeds, sweep.rates = sweep.smoke.seeds, sweep.smoke.rates
+    datasets = args.datasets.split(",") if args.datasets else list(
+        sweep.smoke.datasets if args.smoke else sweep.datasets)
+    problems = check_datasets(datasets, args.overrides)
+    for name, why in problems.items():
+        print(f"{'skipping' if args.smoke else 'cannot read'} {name}: {why}", file=sys.stderr)
+    if problems and not args.smoke:
+        print("fix the data folder (ROBUSTLOSS_DATA or dataset.root=...) and re-run; "
+              "nothing was started", file=sys.stderr)
+        return [2]
+    datasets = [d for d in datasets if d not in problems]
+    if not datasets:
+        print("no dataset available: nothing to run", file=sys.stderr)
+        return [2]
+    commands = []
+    for cmd in family_commands(table, sweep, args, datasets, results):
+        pending = len(pending_jobs(ROOT / "conf", cmd[4:]))  # what follows `robustloss.run -m`
+        family = next(c for c in cmd if c.startswith("loss="))
+        print(f"{table} {family}: {pending} experiment(s) without a record", flush=True)
+        if pending:  # a family whose records all exist is not launched (no SLURM array at all)
+            commands.append(cmd)
+
+    def run(cmd: list[str]) -> int:
+        print("+", " ".join(cmd[1:]), flush=True)
+        return subprocess.call(cmd, cwd=ROOT)
+
+    # locally one multirun after another; on SLURM all job arrays are submitted at once
+    workers = len(commands) if args.launcher == "slurm" else 1
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        return list(pool.map(run, commands))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", choices=TABLES)
+    parser.add_argument("table", choices=(*TABLES, "figures"),
+                        help="a table, or figures (the sweeps behind the paper's figures)")
     parser.add_argument("--launcher", choices=("local", "slurm"), default="local")
     parser.add_argument("--datasets", help="comma list (default: the table's)")
     parser.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
@@ -89,41 +129,17 @@ def main() -> int:
     args = parser.parse_args(argv[:split])
     args.overrides = argv[split + 1:]  # extra Hydra overrides, after --
 
-    sweep = OmegaConf.load(ROOT / "conf" / "experiment" / f"{args.table}.yaml").sweep
-    if args.smoke:
-        sweep.seeds, sweep.rates = sweep.smoke.seeds, sweep.smoke.rates
-    datasets = args.datasets.split(",") if args.datasets else list(
-        sweep.smoke.datasets if args.smoke else sweep.datasets)
     results = args.results or f"results/{args.table}{'_smoke' if args.smoke else ''}"
-    problems = check_datasets(datasets, args.overrides)
-    for name, why in problems.items():
-        print(f"{'skipping' if args.smoke else 'cannot read'} {name}: {why}", file=sys.stderr)
-    if problems and not args.smoke:
-        print("fix the data folder (ROBUSTLOSS_DATA or dataset.root=...) and re-run; "
-              "nothing was started", file=sys.stderr)
-        return 2
-    datasets = [d for d in datasets if d not in problems]
-    if not datasets:
-        print("no dataset available: nothing to run", file=sys.stderr)
-        return 2
-
     start = time.perf_counter()
-    commands = []
-    for cmd in family_commands(args.table, sweep, args, datasets, results):
-        pending = len(pending_jobs(ROOT / "conf", cmd[4:]))  # what follows `robustloss.run -m`
-        family = next(c for c in cmd if c.startswith("loss="))
-        print(f"{family}: {pending} experiment(s) without a record", flush=True)
-        if pending:  # a family whose records all exist is not launched (no SLURM array at all)
-            commands.append(cmd)
-
-    def run(cmd: list[str]) -> int:
-        print("+", " ".join(cmd[1:]), flush=True)
-        return subprocess.call(cmd, cwd=ROOT)
-
-    # locally one multirun after another; on SLURM all job arrays are submitted at once
-    workers = len(commands) if args.launcher == "slurm" else 1
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        codes = list(pool.map(run, commands))
+    if args.table == "figures":
+        codes = [c for sweep in FIGURE_SWEEPS for c in run_sweeps(sweep, args, results)]
+        print(f"\nsweeps finished in {time.perf_counter() - start:.1f} s; exit codes {codes}")
+        drawn = subprocess.call([sys.executable, "-m", "robustloss.figures", results], cwd=ROOT)
+        print(f"figures written in {time.perf_counter() - start:.1f} s")
+        return max(codes + [drawn])
+    codes = run_sweeps(args.table, args, results)
+    if codes == [2]:
+        return 2
     print(f"\nsweeps finished in {time.perf_counter() - start:.1f} s; exit codes {codes}")
     table_code = subprocess.call([sys.executable, "-m", "robustloss.tables", results, "--paper"],
                                  cwd=ROOT)

@@ -50,14 +50,14 @@ def test_paper_delays_and_anl_values(compose_config):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("noise.rate=1.0", r"noise rate must be in \[0, 1\)"),
-    ("noise.rate=-0.1", r"noise rate must be in \[0, 1\)"),
-    ("loss=piecewise_zero loss.c=1.5", r"c must be in \[0.0, 1.0\]"),
-    ("noise.mode=pairwise", "valid: exact, bernoulli"),
-    ("folds=1", "folds must be >= 2"),
+    ("noise.rate=1.0", r"noise.rate must be in \[0, 1\)"),
+    ("noise.rate=-0.1", r"noise.rate must be in \[0, 1\)"),
+    ("loss=piecewise_zero loss.c=1.5", r"loss.c \(piecewise_zero\) must be in \[0.0, 1.0\]"),
+    ("noise.mode=pairwise", "noise.mode must be one of exact, bernoulli"),
+    ("folds=1", "folds must be an integer >= 2"),
     ("detector.filter_by=bogus", "detector.filter_by 'bogus' is not one of"),
     ("+detector.frac_nois=0.5", r"unknown parameter\(s\) \['frac_nois'\]"),
-    ("protocol=holdout", "unknown protocol 'holdout'; valid: crossval, test_set"),
+    ("protocol=holdout", "protocol must be one of crossval, test_set; got 'holdout'"),
 ])
 def test_bad_values_fail_validation(compose_config, override, message):
     cfg = compose_config(*override.split())
@@ -88,7 +88,7 @@ def test_cli_bad_value_fails_before_training(tmp_path):
     out = run_cli("loss=piecewise_zero", "loss.c=2", f"results_dir={tmp_path}",
                   "hydra.run.dir=" + str(tmp_path / "hydra"), cwd=REPO)
     assert out.returncode != 0
-    assert "piecewise_zero c must be in [0.0, 1.0], got 2" in out.stderr
+    assert "loss.c (piecewise_zero) must be in [0.0, 1.0], got 2" in out.stderr
     assert not list(tmp_path.glob("*.json"))
 
 

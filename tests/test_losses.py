@@ -185,10 +185,11 @@ def test_finite_on_extreme_logits(name, detach):
 @pytest.mark.parametrize(
     "name,params,match",
     [("nope", {}, "valid choices: anl_ce, anl_fl, blurry, ce, focal, gce, piecewise_zero"),
-     ("piecewise_zero", {"c": 1.5}, r"c must be in \[0.0, 1.0\]"),
-     ("piecewise_zero", {"c": -0.1}, "c must be in"),
-     ("blurry", {"gamma": -1}, "gamma must be in"),
-     ("gce", {"q": 0.0}, r"q must be in \(0.0, 1.0\]"),
+     ("piecewise_zero", {"c": 1.5}, r"c \(piecewise_zero\) must be in \[0.0, 1.0\]"),
+     ("piecewise_zero", {"c": -0.1}, r"loss.c \(piecewise_zero\) must be in"),
+     ("blurry", {"gamma": -1}, r"loss.gamma \(blurry\) must be in"),
+     ("blurry", {"gamma": "abc"}, r"loss.gamma \(blurry\) must be a number, got 'abc'"),
+     ("gce", {"q": 0.0}, r"loss.q \(gce\) must be in \(0.0, 1.0\]"),
      ("ce", {"gamma": 2}, "unknown parameter")],
 )
 def test_bad_names_and_values_are_rejected(name, params, match):

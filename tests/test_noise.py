@@ -53,7 +53,7 @@ def test_bernoulli_mode_rate_is_close_but_not_exact():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_bad_rate_rejected(rate):
-    with pytest.raises(ValueError, match=r"noise rate must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"noise.rate must be in \[0, 1\)"):
         corrupt_labels(clean_labels(), K, rate, seed=0)
 
 

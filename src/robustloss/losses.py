@@ -27,6 +27,9 @@ _LOG_MIN_PROB = math.log(MIN_PROB)
 
 
 def _check_range(name: str, value: float, low: float, high: float, *, open_low=False) -> None:
+    """``name`` as the user sets it (``loss.gamma``); ValueError for non-numbers too."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     ok = (value > low if open_low else value >= low) and value <= high
     if not ok:
         bracket = "(" if open_low else "["
@@ -89,7 +92,7 @@ class FocalLoss(PerSampleLoss):
 
     def __init__(self, gamma: float = 2.0, detach_weight: bool = True):
         super().__init__()
-        _check_range("focal gamma", gamma, 0.0, math.inf)
+        _check_range("loss.gamma (focal)", gamma, 0.0, math.inf)
         self.gamma, self.detach_weight = float(gamma), bool(detach_weight)
 
     def from_log_probs(self, log_probs, targets):
@@ -112,7 +115,7 @@ class GeneralizedCrossEntropy(PerSampleLoss):
 
     def __init__(self, q: float = 0.7):
         super().__init__()
-        _check_range("gce q", q, 0.0, 1.0, open_low=True)
+        _check_range("loss.q (gce)", q, 0.0, 1.0, open_low=True)
         self.q = float(q)
 
     def from_log_probs(self, log_probs, targets):
@@ -136,7 +139,7 @@ class BlurryLoss(PerSampleLoss):
 
     def __init__(self, gamma: float = 0.4, detach_weight: bool = True):
         super().__init__()
-        _check_range("blurry gamma", gamma, 0.0, math.inf)
+        _check_range("loss.gamma (blurry)", gamma, 0.0, math.inf)
         self.gamma, self.detach_weight = float(gamma), bool(detach_weight)
 
     def from_log_probs(self, log_probs, targets):
@@ -161,7 +164,7 @@ class PiecewiseZeroLoss(PerSampleLoss):
 
     def __init__(self, c: float = 0.01):
         super().__init__()
-        _check_range("piecewise_zero c", c, 0.0, 1.0)
+        _check_range("loss.c (piecewise_zero)", c, 0.0, 1.0)
         self.c = float(c)
         self.log_c = math.log(c) if c > 0 else -math.inf
 
@@ -210,7 +213,7 @@ class _ActiveNegativeLoss(PerSampleLoss):
     def __init__(self, alpha: float, beta: float, delta: float):
         super().__init__()
         for key, value in (("alpha", alpha), ("beta", beta), ("delta", delta)):
-            _check_range(f"{self.name} {key}", value, 0.0, math.inf)
+            _check_range(f"loss.{key} ({self.name})", value, 0.0, math.inf)
         self.alpha, self.beta, self.l1_weight = float(alpha), float(beta), float(delta)
 
 
@@ -241,7 +244,7 @@ class ANLFocal(_ActiveNegativeLoss):
 
     def __init__(self, alpha=1.0, beta=1.0, delta=1e-6, gamma=0.5, detach_weight=True):
         super().__init__(alpha, beta, delta)
-        _check_range("anl_fl gamma", gamma, 0.0, math.inf)
+        _check_range("loss.gamma (anl_fl)", gamma, 0.0, math.inf)
         self.gamma, self.detach_weight = float(gamma), bool(detach_weight)
 
     def from_log_probs(self, log_probs, targets):

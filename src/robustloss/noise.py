@@ -9,7 +9,7 @@ NOISE_MODES = ("exact", "bernoulli")
 
 def check_rate(rate: float) -> None:
     if not 0.0 <= rate < 1.0:
-        raise ValueError(f"noise rate must be in [0, 1), got {rate}")
+        raise ValueError(f"noise.rate must be in [0, 1), got {rate}")
 
 
 def corrupt_labels(

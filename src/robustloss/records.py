@@ -26,7 +26,15 @@ def record_id(identity: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file renamed into place; the file gets the permissions any
+    file the user creates gets (0666 less the umask), not mkstemp's private 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -34,10 +42,24 @@ def atomic_write(path: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and prove a file can be written there, before any work;
+    ValueError naming the folder otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"results_dir {str(folder)!r} is not writable: {err.strerror or err}") from None
+    return folder
 
 
 class RecordStore:
@@ -61,6 +83,8 @@ class RecordStore:
         """The record's arrays; CorruptRecordError when the .npz is not the one the record
         was written with (e.g. a forced re-run killed between its two writes)."""
         path = self.npz_path(rid)
+        if not path.exists():
+            raise CorruptRecordError(f"record {self.json_path(rid)} has no arrays file {path}")
         expected = (self.load(rid) or {}).get("arrays_sha256")
         if expected and _sha256(path) != expected:
             raise CorruptRecordError(f"{path} does not match its record {self.json_path(rid)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -15,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from robustloss.errors import TRACEBACK_VARIABLE, UserError, as_user_errors, report
 from robustloss.experiment import ExperimentSettings, run_and_record
 
 CONFIG_DIR = os.environ.get(
@@ -31,11 +33,24 @@ def describe(settings: ExperimentSettings) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict:
+    """One experiment; a user error (bad setting or file) ends the process with one line on
+    stderr and exit status 2 (a traceback with ROBUSTLOSS_TRACEBACK=1)."""
+    try:
+        return experiment(cfg)
+    except UserError as err:
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        sys.stderr.flush()
+        os._exit(report(err))  # not SystemExit: Hydra would wrap it in its own report
+
+
+def experiment(cfg: DictConfig) -> dict:
     if "sweep" in cfg and HydraConfig.get().mode != RunMode.MULTIRUN:
-        raise SystemExit("this experiment config describes a table sweep: run it with "
-                         "`make reproduce-<table>` or scripts/reproduce.py, not as one experiment")
-    config = OmegaConf.to_container(cfg, resolve=True)
-    settings = ExperimentSettings.from_dict(config)
+        raise UserError("this experiment config describes a table sweep: run it with "
+                        "`make reproduce-<table>` or scripts/reproduce.py, not as one experiment")
+    with as_user_errors():
+        config = OmegaConf.to_container(cfg, resolve=True)
+        settings = ExperimentSettings.from_dict(config)
     record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
     m = record["metrics"]
     status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"

@@ -12,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from robustloss.experiment import ExperimentSettings
+from robustloss.experiment import ExperimentSettings, has_dynamics
 from robustloss.records import CorruptRecordError, RecordStore
 
 
@@ -56,11 +56,12 @@ def pending_jobs(config_dir: str | Path, overrides: list[str]) -> list[list[str]
         pending = []
         for job in jobs:
             cfg = OmegaConf.to_container(compose(config_name="config", overrides=job), resolve=True)
+            settings = ExperimentSettings.from_dict(cfg)
             try:
-                done = RecordStore(cfg["results_dir"]).load(ExperimentSettings.from_dict(cfg).id)
+                done = RecordStore(cfg["results_dir"]).load(settings.id)
             except CorruptRecordError:
                 done = None
-            if done is None:
+            if done is None or not has_dynamics(done, settings.dynamics):
                 pending.append(job)
     GlobalHydra.instance().clear()
     return pending

@@ -134,13 +134,15 @@ def fit(
     generator: torch.Generator,
     on_epoch_end: Callable[[int, float], None] | None = None,
     on_batch: BatchHook | None = None,
+    precision: Precision | None = None,
 ) -> InputTransform:
     """Train ``model`` in place on ``images`` (uint8 (n, C, H, W)) and ``labels`` (int64 (n,)),
     both on the model's device. Returns the input transform to use for prediction.
     ``on_epoch_end(epoch, mean_loss)`` is called after every epoch; ``on_batch`` (a
-    BatchHook) after every batch's forward pass."""
+    BatchHook) after every batch's forward pass. ``precision``: a resolved Precision that
+    replaces ``settings.precision`` (the benchmark's single levers)."""
     device = images.device
-    precision: Precision = resolve_precision(settings.precision, device)
+    precision = precision or resolve_precision(settings.precision, device)
     transform = InputTransform.fit(images, settings.inputs)
     optimizer = make_optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(

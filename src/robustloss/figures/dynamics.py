@@ -33,13 +33,15 @@ def _label(row) -> str:
 
 
 def choose(records: pd.DataFrame, dataset: str | None):
-    """(eta, rows): one record per loss of LOSSES with dynamics, same dataset, eta and seed."""
+    """(eta, rows): one record per loss of LOSSES with dynamics, same dataset, eta and seed;
+    where a grid was run (several gamma or c), the setting with the best F1."""
     have = records[(records["dynamics"] != "none") & records["loss"].isin(LOSSES)]
     have = pick_dataset(have, dataset, NEEDS)
     eta, have = pick_eta(have, PAPER_ETA)
-    for seed, group in have.sort_values("seed").groupby("seed"):
+    for _seed, group in have.sort_values("seed").groupby("seed"):
         if set(group["loss"]) >= set(LOSSES):
-            rows = [group[group["loss"] == name].sort_values("created").iloc[-1] for name in LOSSES]
+            rows = [group[group["loss"] == name].sort_values(["f1", "created"]).iloc[-1]
+                    for name in LOSSES]
             return eta, rows
     raise MissingRecords(f"CE, BL and PZ records with dynamics at one seed are missing; {NEEDS}")
 

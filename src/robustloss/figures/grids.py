@@ -81,7 +81,8 @@ def f1_matrix(records: pd.DataFrame, dataset=None) -> pd.DataFrame:
     for name, param, symbol in (("blurry", "gamma", "γ"), ("piecewise_zero", "c", "c")):
         part = grid[grid["loss"] == name]
         for value, sub in part.groupby(param):
-            columns[f"{'BL' if name == 'blurry' else 'PZ'} {symbol}={value:g}"] = sub.groupby("eta")["f1"].mean()
+            short = "BL" if name == "blurry" else "PZ"
+            columns[f"{short} {symbol}={value:g}"] = sub.groupby("eta")["f1"].mean()
     if not any(c.startswith("BL") for c in columns) or not any(c.startswith("PZ") for c in columns):
         raise MissingRecords(f"BL and PZ grid records are missing; {NEEDS_GRID}")
     matrix = pd.DataFrame(columns)
