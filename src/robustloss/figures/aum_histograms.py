@@ -34,18 +34,18 @@ def make(records: pd.DataFrame, dataset=None):
         judged = a["judged"].astype(bool) & np.isfinite(a["aum"])
         values[row["id"]] = (a["aum"][judged], a["corrupted"].astype(bool)[judged])
     everything = np.concatenate([v for v, _ in values.values()])
-    bins = np.linspace(np.percentile(everything, 0.5), np.percentile(everything, 99.5), 50)
+    bins = np.linspace(everything.min(), everything.max(), 50)
     for ax, row in zip(axes[0], rows, strict=True):
         aum, corrupted = values[row["id"]]
         label = LOSS_LABELS[row["loss"]] + (f" (γ={row['gamma']:g})" if row["loss"] == "blurry" else
                                              f" (c={row['c']:g})" if row["loss"] == "piecewise_zero" else "")
         for group, mask, colour in (("clean", ~corrupted, CLEAN), ("corrupted", corrupted, CORRUPTED)):
-            ax.hist(np.clip(aum[mask], bins[0], bins[-1]), bins=bins, color=colour, alpha=0.55,
-                    label=group)
+            ax.hist(aum[mask], bins=bins, color=colour, alpha=0.55, label=group)
             ax.axvline(aum[mask].mean(), color=colour, ls="--", lw=1.2)
-        ax.plot([], [], " ", label=f"d = {row['cohens_d']:.2f}, W = {row['wasserstein']:.2f}")
+        ax.text(0.03, 0.97, f"Cohen's d = {row['cohens_d']:.2f}\nWasserstein = {row['wasserstein']:.2f}",
+                transform=ax.transAxes, va="top", ha="left", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
         ax.set(title=label, xlabel="AUM")
-        ax.legend(frameon=False, loc="upper left", handlelength=1.0)
         numbers.append({"loss": row["loss"], "label": label, "record": row["id"], "eta": eta,
                         "mean_clean": float(aum[~corrupted].mean()),
                         "mean_corrupted": float(aum[corrupted].mean()),
@@ -53,6 +53,8 @@ def make(records: pd.DataFrame, dataset=None):
                         "f1": row["f1"], "n_clean": int((~corrupted).sum()),
                         "n_corrupted": int(corrupted.sum())})
     axes[0, 0].set_ylabel("samples")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"{rows[0]['dataset']}, η = {eta:g}: AUM of clean and corrupted samples "
                  "(dashed: means)", x=0.02, ha="left", fontsize=10)
     return fig, pd.DataFrame(numbers)

@@ -64,9 +64,8 @@ def precision_recall(records: pd.DataFrame, dataset=None):
         ax.set(xlabel=symbol, title=f"{'BL' if name == 'blurry' else 'PZ'} over {symbol}")
     axes[0, 0].set_ylabel("precision / recall")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"{grid['dataset'].iloc[0]}, η = {eta:g}", x=0.02, ha="left", fontsize=10)
-    fig.subplots_adjust(bottom=0.25)
     return fig, data
 
 
@@ -95,7 +94,8 @@ def heatmap(records: pd.DataFrame, dataset=None):
     """Figure 4 (paper: MNIST and CIFAR-100)."""
     matrix = f1_matrix(records, dataset)
     values = matrix.to_numpy(dtype=float)
-    fig, axes = new_figure(1, 1, width=min(1.2 + 0.55 * matrix.shape[1], 14), height=0.5 + 0.45 * len(matrix))
+    fig, axes = new_figure(1, 1, width=min(1.6 + 0.62 * matrix.shape[1], 14),
+                           height=max(2.4, 1.3 + 0.42 * len(matrix)))
     ax = axes[0, 0]
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=60, ha="right")
@@ -106,7 +106,9 @@ def heatmap(records: pd.DataFrame, dataset=None):
     low, high = np.nanmin(values), np.nanmax(values)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            if not np.isnan(values[i, j]):
+            if np.isnan(values[i, j]):
+                ax.text(j, i, "–", ha="center", va="center", fontsize=7, color="grey")
+            else:
                 light = values[i, j] < low + 0.6 * (high - low)
                 text = f"{values[i, j]:.3f}" + ("*" if j == best[i] else "")
                 ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
@@ -116,8 +118,9 @@ def heatmap(records: pd.DataFrame, dataset=None):
               sum(c.startswith("BL") for c in matrix.columns)]
     for edge in np.cumsum(blocks):
         ax.axvline(edge - 0.5, color="white", lw=3)
-    fig.colorbar(image, ax=ax, label="F1", fraction=0.03, pad=0.01)
-    ax.set_title(f"F1, {matrix.attrs['dataset']} (mean over seeds; * and box: best of the row)")
+    fig.colorbar(image, ax=ax, label="F1", fraction=0.025, pad=0.01)
+    ax.set_title(f"F1, {matrix.attrs['dataset']} (mean over seeds; * and box: best of the row; "
+                 "– not run)")
     data = matrix.reset_index()
     data["best_column"] = [matrix.columns[j] for j in best]
     return fig, data
@@ -132,6 +135,8 @@ def delays(records: pd.DataFrame, dataset=None):
         raise MissingRecords(NEEDS_DELAY)
     pz = pick_dataset(pz[pz["dataset"].isin(counts[counts >= 2].index)], dataset, NEEDS_DELAY)
     data = (pz.groupby(["eta", "c", "delay"])["f1"].agg(["mean", "std", "count"]).reset_index())
+    swept = data.groupby(["eta", "c"])["delay"].transform("nunique") >= 2
+    data = data[swept]  # a c run at one delay only (the grid's) is no line
     etas = sorted(data["eta"].unique())
     fig, axes = new_figure(1, len(etas), width=2.6 * len(etas), height=2.6, sharey=True)
     for ax, eta in zip(axes[0], etas, strict=True):
@@ -142,7 +147,7 @@ def delays(records: pd.DataFrame, dataset=None):
         ax.set_xticks(sorted(data["delay"].unique()))
     axes[0, 0].set_ylabel("F1")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", frameon=False)
-    fig.suptitle(f"PZ, {pz['dataset'].iloc[0]}", x=0.02, ha="left", fontsize=10)
-    fig.subplots_adjust(right=0.85)
+    fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"PZ, {pz['dataset'].iloc[0]}: F1 (mean over seeds) against the CE warm-up",
+                 x=0.02, ha="left", fontsize=10)
     return fig, data

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustloss.records import RecordStore, find_records
+from robustloss.records import CorruptRecordError, RecordStore, read_record
 
 
 class MissingRecords(LookupError):
@@ -36,10 +36,13 @@ def frame(results_dir: str | Path) -> pd.DataFrame:
 
 
 def _records_with_folders(results_dir):
-    root = Path(results_dir)
-    for record in find_records(root):
-        folder = next(root.rglob(f"{record['id']}.json")).parent
-        yield folder, record
+    """(folder, record) for every readable record under ``results_dir`` (one id may appear in
+    several folders, e.g. with and without dynamics)."""
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        try:
+            yield path.parent, read_record(path)
+        except CorruptRecordError:
+            continue
 
 
 def arrays(row) -> dict[str, np.ndarray]:
