@@ -84,7 +84,7 @@ def main() -> int:
     for name, overrides in VARIANTS.items():
         print(f"{name}: {' '.join(overrides) or '(defaults)'}", flush=True)
         code = subprocess.call(
-            [sys.executable, "-m", "robustloss.run", "-m", "dataset=digits", "loss=ce,blurry",  # blurry: gamma 0.4
+            [sys.executable, "-m", "robustloss.run", "-m", "dataset=digits", "loss=ce,blurry",  # BL γ 0.4
              f"noise.rate={args.rate}", f"seed=range(0,{args.seeds})",
              f"results_dir={args.results}", "progress=false", *overrides],
             cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -1,7 +1,8 @@
 """Reproduce one of the paper's tables: one Hydra multirun per loss family (locally, or as
 SLURM job arrays with --launcher slurm), then the tables beside the paper's numbers.
 
-    python scripts/reproduce.py table1|table3|table4|table5|figures [--launcher slurm] [--datasets mnist,cifar10]
+    python scripts/reproduce.py table1|table3|table4|table5|figures [--launcher slurm]
+        [--datasets mnist,cifar10]
         [--seeds 3] [--rates 0.2,0.4] [--gammas 0.3,0.4] [--cs 0.01,0.02] [--smoke]
         [-- any.hydra=override ...]
 
@@ -24,6 +25,8 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
+from robustloss.errors import as_user_errors, cli
+from robustloss.records import check_writable
 from robustloss.sweeps import pending_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +46,8 @@ def check_datasets(names: list[str], overrides: list[str]) -> dict[str, str]:
     params.pop("subset", None)
     problems = {}
     for name in names:
-        accepted = inspect.signature(data.DATASETS.get(name)).parameters
+        with as_user_errors():  # an unknown name: one line listing the valid ones
+            accepted = inspect.signature(data.DATASETS.get(name)).parameters
         try:
             data.load(name, root, **{k: v for k, v in params.items() if k in accepted})
         except (FileNotFoundError, RuntimeError, ValueError) as err:
@@ -112,6 +116,7 @@ def run_sweeps(table: str, args, results: str) -> list[int]:
         return list(pool.map(run, commands))
 
 
+@cli
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=(*TABLES, "figures"),
@@ -130,6 +135,8 @@ def main() -> int:
     args.overrides = argv[split + 1:]  # extra Hydra overrides, after --
 
     results = args.results or f"results/{args.table}{'_smoke' if args.smoke else ''}"
+    with as_user_errors():
+        check_writable(ROOT / results)  # once, before any sweep is launched
     start = time.perf_counter()
     if args.table == "figures":
         codes = [c for sweep in FIGURE_SWEEPS for c in run_sweeps(sweep, args, results)]

@@ -122,7 +122,7 @@ def test_carried_over_model_is_one_object_through_the_folds_and_fresh_models_are
             images, labels, 10, Spy, losses.LossSchedule(losses.build("ce", 10)),
             TrainSettings(epochs=1, lr=3e-3), folds=3, seed=0, progress=False,
             cv=CrossValSettings(carry_model=carry),
-            on_fold_trained=lambda k, model: trained.append(model))
+            on_fold_trained=lambda k, model, seen=trained: seen.append(model))
         assert len(trained) == 3
         if carry:  # one model, built once; from fold 2 on it has trained on what it predicts
             assert len(Spy.seen) == 1 and all(m is Spy.seen[0] for m in trained)

@@ -72,7 +72,7 @@ def test_margin_is_assigned_logit_minus_largest_other():
     losses.CrossEntropy(), losses.FocalLoss(2.0, detach_weight=False),
     losses.GeneralizedCrossEntropy(0.7), losses.BlurryLoss(0.4, detach_weight=False),
     losses.BlurryLoss(0.1, detach_weight=True), losses.PiecewiseZeroLoss(0.05),
-], ids=lambda l: f"{type(l).__name__}")
+], ids=lambda fn: type(fn).__name__)
 def test_dloss_dp_equals_autograd_of_the_formula(loss):
     p = torch.linspace(0.002, 0.998, 400, dtype=torch.float64).requires_grad_()
     log_probs = torch.stack([p.log(), (1 - p).log()], dim=1)
@@ -149,7 +149,7 @@ def aum_settings(loss: dict, rate=0.2, seed=0, **detector):
 
 
 @pytest.mark.parametrize("loss", [{"name": "ce"}, {"name": "blurry", "gamma": 0.4},
-                                  {"name": "piecewise_zero", "c": 0.025}], ids=lambda l: l["name"])
+                                  {"name": "piecewise_zero", "c": 0.025}], ids=lambda c: c["name"])
 def test_aum_on_digits_finds_the_planted_errors(tmp_path, loss):
     record, ran = run_and_record(aum_settings(loss), str(tmp_path), progress=False)
     assert ran

@@ -21,7 +21,7 @@ import torch
 from robustloss import data as datasets
 from robustloss import losses, models
 from robustloss.crossval import check_folds
-from robustloss.detect import check_detector_params, evidence_of
+from robustloss.detect import DETECTORS, check_detector_params, evidence_of
 from robustloss.dynamics import DYNAMICS_LEVELS, check_level
 from robustloss.errors import as_user_errors
 from robustloss.judge import judge
@@ -128,7 +128,10 @@ def prepare(settings: ExperimentSettings) -> Prepared:
                                 **settings.model.params)
 
         check_model(make_model, input_shape, data.num_classes, settings.detector.name)
-        if settings.protocol == "crossval" and evidence_of(settings.detector.name) != "training_runs":
+        if evidence_of(settings.detector.name) == "training_runs":  # the plan fits the data
+            DETECTORS.create(settings.detector.name, settings.detector.params).check(
+                len(data), data.num_classes, settings.train.epochs)
+        elif settings.protocol == "crossval":
             check_folds(data.given_labels if data.given_labels is not None else data.labels,
                         settings.folds)
         device = resolve_device(settings.device)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from cleanlab.rank import get_label_quality_scores
 
-from robustloss.records import RecordStore, find_records
+from robustloss.errors import UserError, cli
+from robustloss.records import CorruptRecordError, RecordStore, find_records
 
 
 def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: np.ndarray,
@@ -61,18 +62,24 @@ def issues_of(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     return label_issues(arrays["noisy_labels"], arrays["probabilities"], arrays["flagged"], index)
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir")
     parser.add_argument("--top", type=int, default=10, help="rows to print per record")
     args = parser.parse_args(argv)
+    if not Path(args.results_dir).is_dir():
+        raise UserError(f"results folder {args.results_dir} does not exist")
     records = find_records(args.results_dir)
     if not records:
-        raise SystemExit(f"no records found under {args.results_dir}")
+        raise UserError(f"no records found under {args.results_dir}")
     for record in records:
         folder = Path(args.results_dir)
         path = next(folder.rglob(f"{record['id']}.json")).parent
-        arrays = RecordStore(path).load_arrays(record["id"])
+        try:
+            arrays = RecordStore(path).load_arrays(record["id"])
+        except CorruptRecordError as err:
+            raise UserError(f"{err}; re-run the experiment with force=true") from err
         table = issues_of(arrays)
         out = path / f"{record['id']}_label_issues.csv"
         table.to_csv(out, index=False)

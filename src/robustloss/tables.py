@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustloss.errors import UserError, cli
 from robustloss.paper import attach_published
 from robustloss.records import find_records
 
@@ -161,7 +162,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     records = find_records(results_dir)
     frame = records_frame(records)
     if frame.empty:
-        raise SystemExit(f"no records found under {results_dir}")
+        raise UserError(f"no records found under {results_dir}")
     out_dir = Path(out_dir or Path(results_dir) / "tables")
     out_dir.mkdir(parents=True, exist_ok=True)
     long_frame(records).to_csv(out_dir / "records.csv", index=False)
@@ -184,6 +185,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     return "\n".join(sections)
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir", help="folder holding the records (searched recursively)")
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                              "(† = outside the paper's ±2σ)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if not Path(args.results_dir).is_dir():
+        raise UserError(f"results folder {args.results_dir} does not exist")
     sys.stdout.write(write_tables(args.results_dir, args.out, args.paper))
 
 

@@ -8,6 +8,7 @@ Loaded datasets are cached per process, so a multirun sweep reads each file once
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,14 +69,26 @@ class LabelledData:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, root: str | None, params: tuple) -> LabelledData:
+def _load_cached(name: str, root: str | None, params: tuple, stamps: tuple) -> LabelledData:
     return DATASETS.create(name, dict(params), root=root)
+
+
+def _file_stamps(params: dict) -> tuple:
+    """(path, size, mtime) of every parameter that names an existing file, so a changed
+    file is read again rather than served from the cache."""
+    stamps = []
+    for value in params.values():
+        if isinstance(value, str) and os.path.isfile(value):
+            info = os.stat(value)
+            stamps.append((value, info.st_size, info.st_mtime_ns))
+    return tuple(stamps)
 
 
 def load(name: str, root: str | None = None, **params) -> LabelledData:
     """Load dataset ``name`` (one of ``DATASETS.names()``); ``root`` is its data folder."""
     DATASETS.get(name)  # unknown names fail here with the list of valid ones
-    return _load_cached(name, None if root is None else str(root), tuple(sorted(params.items())))
+    return _load_cached(name, None if root is None else str(root), tuple(sorted(params.items())),
+                        _file_stamps(params))
 
 
 from robustloss.data import arrays, cifar_n, cleaned_test, digits, vision  # noqa: E402,F401  (registers)

@@ -48,5 +48,9 @@ def arrays(root=None, path: str | None = None, num_classes: int | None = None) -
     k = int(num_classes or labels.max() + 1)
     if labels.min() < 0 or labels.max() >= k:
         raise ValueError(f"{path}: labels must lie in [0, {k}), got [{labels.min()}, {labels.max()}]")
+    empty = sorted(set(range(k)) - set(np.unique(labels).tolist()))
+    if empty:
+        raise ValueError(f"{path}: labels leave class(es) {empty[:10]} of 0..{k - 1} empty; labels "
+                         f"must be 0..K-1 with every class present (found {labels.min()}..{labels.max()})")
     images = torch.from_numpy(np.ascontiguousarray(_as_nchw(images, path)))
     return LabelledData(f"arrays:{path.name}", images, labels.astype(np.int64), num_classes=k)

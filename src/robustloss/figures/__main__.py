@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from robustloss.errors import UserError, cli
 from robustloss.figures import FIGURES
 from robustloss.figures.records import MissingRecords, frame
 from robustloss.figures.style import save
@@ -39,6 +40,7 @@ def draw(results_dir: str | Path, only=None, dataset=None, out=None) -> dict[int
     return written
 
 
+@cli
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir")
@@ -54,6 +56,8 @@ def main(argv=None) -> int:
             only = [-1]
         if not set(only) <= set(FIGURES):
             parser.error(f"--only takes figure numbers from {sorted(FIGURES)}, got {args.only!r}")
+    if not Path(args.results_dir).is_dir():
+        raise UserError(f"results folder {args.results_dir} does not exist")
     written = draw(args.results_dir, only, args.dataset, args.out)
     return 0 if written else 1
 

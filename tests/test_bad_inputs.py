@@ -1,0 +1,132 @@
+"""Bad input on every entry point: one line ``robustloss: error: ...`` naming the setting or
+file, exit status 2, no traceback, no training, and finished records untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from robustloss.experiment import ExperimentSettings, run_and_record
+
+from .conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A results folder holding one finished record, and data files with problems."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    results = root / "results"
+    settings = ExperimentSettings.from_dict({
+        "dataset": {"name": "digits", "subset": 200}, "loss": {"name": "ce"},
+        "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},
+        "train": {"epochs": 1, "lr": 3e-3, "inputs": "unit"}, "folds": 2})
+    record, _ = run_and_record(settings, str(results), progress=False)
+    images = np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8)
+    np.savez(root / "one_to_ten.npz", images=images, labels=np.arange(60) % 10 + 1)
+    np.savez(root / "float_images.npz", images=images.astype(np.float32), labels=np.arange(60) % 10)
+    (root / "a_file").write_text("not a folder")
+    empty = root / "empty"
+    empty.mkdir()
+    lonely = root / "lonely"  # a record whose arrays file is gone
+    run_and_record(settings, str(lonely), progress=False)
+    for npz in lonely.glob("*.npz"):
+        npz.unlink()
+    return {"root": root, "results": results, "record": record["id"], "empty": empty,
+            "lonely": lonely}
+
+
+RUN = [  # (overrides, words the message must contain)
+    ("seed=-1", "seed must be an integer >= 0, got -1"),
+    ("seed=abc", "seed must be an integer >= 0, got 'abc'"),
+    ("noise.rate=1.0", "noise.rate must be in [0, 1), got 1.0"),
+    ("noise.rate=abc", "noise.rate must be a number in [0, 1), got 'abc'"),
+    ("noise.mode=pairwise", "noise.mode must be one of exact, bernoulli; got 'pairwise'"),
+    ("loss=blurry loss.gamma=abc", "loss.gamma (blurry) must be a number, got 'abc'"),
+    ("loss=blurry loss.gamma=-1", "loss.gamma (blurry) must be in [0.0, inf]"),
+    ("loss=piecewise_zero loss.c=2", "loss.c (piecewise_zero) must be in [0.0, 1.0], got 2"),
+    ("loss=piecewise_zero loss.delay=50", "loss.delay 50 >= train.epochs 10"),
+    ("loss=blurry loss.delay=-1", "loss.delay must be an integer >= 0, got -1"),
+    ("loss=ce +loss.gamma=2", "loss 'ce' got unknown parameter(s) ['gamma']"),
+    ("folds=1", "folds must be an integer >= 2, got 1"),
+    ("train.lr=abc", "train.lr must be a number, got 'abc'"),
+    ("train.lr=-1", "train.lr must be > 0, got -1.0"),
+    ("train.epochs=0", "train.epochs must be an integer >= 1, got 0"),
+    ("train.inputs=scaled", "train.inputs must be one of raw, unit, standardize; got 'scaled'"),
+    ("train.precision=fp64", "train.precision must be one of auto, fp32, bf16, fp16"),
+    ("train.optimizer=rmsprop", "train.optimizer must be one of adam, sgd"),
+    ("+train.bogus=1", "unknown train setting(s) ['bogus']"),
+    ("cv.split=random", "cv.split must be one of stratified, kfold"),
+    ("dynamics=every", "dynamics must be one of none, first_fold, all"),
+    ("dataset.subset=5000", "dataset.subset 5000 is larger than dataset 'digits' (1797"),
+    ("dataset=arrays", "dataset 'arrays' needs dataset.path=<file.npz>"),
+    ("dataset=arrays dataset.path={root}/missing.npz", "{root}/missing.npz"),
+    ("dataset=arrays dataset.path={root}/one_to_ten.npz", "labels leave class(es) [0] of 0..10 empty"),
+    ("dataset=arrays dataset.path={root}/float_images.npz", "'images' must be uint8"),
+    ("detector=aum detector.percentile=100", "detector.percentile must be in (0, 100), got 100"),
+    ("detector=aum detector.threshold_size=5000", "threshold samples exceed"),
+    ("detector.filter_by=bogus", "detector.filter_by 'bogus' is not one of"),
+    ("protocol=holdout", "protocol must be one of crossval, test_set; got 'holdout'"),
+    ("device=tpu", "device must be auto, cpu, cuda or cuda:N; got 'tpu'"),
+    ("model=small_cnn +model.width=3", "model 'small_cnn' got unknown parameter(s) ['width']"),
+    ("results_dir={root}/a_file", "results_dir '{root}/a_file' is not writable"),
+]
+
+
+def snapshot(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if p.is_file()}
+
+
+def assert_one_line_error(out, words):
+    assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
+    assert "Traceback" not in out.stderr and "Error executing job" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("robustloss: error:")]
+    assert len(errors) == 1, out.stderr[-2000:]
+    assert words in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("overrides, words", RUN, ids=[o for o, _ in RUN])
+def test_run_refuses_bad_input_in_one_line(workspace, overrides, words):
+    root, results = workspace["root"], workspace["results"]
+    before = snapshot(results)
+    args = [a.format(root=root) for a in overrides.split()]
+    if not any(a.startswith("results_dir=") for a in args):
+        args.append(f"results_dir={results}")
+    out = subprocess.run([sys.executable, "-m", "robustloss.run", *args, "progress=false",
+                          f"hydra.run.dir={root / 'hydra'}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(out, words.format(root=root))
+    assert "ran in" not in out.stdout + out.stderr  # nothing trained
+    assert snapshot(results) == before  # finished results untouched, nothing added
+
+
+OTHERS = [  # (module or script, arguments, words)
+    ("robustloss.tables", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    ("robustloss.tables", ["{empty}"], "no records found under {empty}"),
+    ("robustloss.label_issues", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    ("robustloss.label_issues", ["{lonely}"], "has no arrays file"),
+    ("robustloss.figures", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    ("scripts/reproduce.py", ["table1", "--datasets", "nope", "--smoke"],
+     "unknown dataset 'nope'; valid choices:"),
+]
+
+
+@pytest.mark.parametrize("entry, args, words", OTHERS, ids=[f"{e} {a[-1]}" for e, a, _ in OTHERS])
+def test_other_entry_points_refuse_in_one_line(workspace, entry, args, words):
+    fill = {k: workspace[k] for k in ("root", "empty", "lonely")}
+    command = [sys.executable, entry] if entry.endswith(".py") else [sys.executable, "-m", entry]
+    out = subprocess.run([*command, *[a.format(**fill) for a in args]], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert_one_line_error(out, words.format(**fill))
+
+
+def test_the_traceback_variable_shows_the_traceback(workspace):
+    out = subprocess.run([sys.executable, "-m", "robustloss.tables", str(workspace["empty"])],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "ROBUSTLOSS_TRACEBACK": "1"})
+    assert out.returncode != 0 and "Traceback" in out.stderr and "UserError" in out.stderr
