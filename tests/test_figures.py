@@ -155,3 +155,14 @@ def test_table1_smoke_settings_let_piecewise_zero_act(tmp_path):
         from robustloss.records import RecordStore
         probabilities[loss["name"]] = RecordStore(tmp_path).load_arrays(record["id"])["probabilities"]
     assert not np.array_equal(probabilities["ce"], probabilities["piecewise_zero"])
+
+
+def test_figure6_puts_the_papers_separation_numbers_beside_cifar100_cells():
+    from robustloss.figures.aum_histograms import with_paper_values
+    numbers = pd.DataFrame([{"loss": "ce", "eta": 0.1, "param": None},
+                            {"loss": "piecewise_zero", "eta": 0.1, "param": 0.025},
+                            {"loss": "blurry", "eta": 0.1, "param": 0.4}])
+    out = with_paper_values(numbers, "cifar100")
+    assert out.paper_cohens_d.iloc[0] == 3.20 and out.paper_wasserstein.iloc[1] == 13.72
+    assert np.isnan(out.paper_cohens_d.iloc[2])  # the paper drew BL at gamma 0.05 only
+    assert with_paper_values(numbers, "digits").paper_cohens_d.isna().all()

@@ -46,7 +46,10 @@ def make(records: pd.DataFrame, dataset=None):
                 transform=ax.transAxes, va="top", ha="left", fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
         ax.set(title=label, xlabel="AUM")
+        param = row["gamma"] if row["loss"] == "blurry" else row["c"] if row["loss"] == "piecewise_zero" \
+            else None
         numbers.append({"loss": row["loss"], "label": label, "record": row["id"], "eta": eta,
+                        "param": param,
                         "mean_clean": float(aum[~corrupted].mean()),
                         "mean_corrupted": float(aum[corrupted].mean()),
                         "cohens_d": row["cohens_d"], "wasserstein": row["wasserstein"],
@@ -57,4 +60,25 @@ def make(records: pd.DataFrame, dataset=None):
     fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"{rows[0]['dataset']}, η = {eta:g}: AUM of clean and corrupted samples "
                  "(dashed: means)", x=0.02, ha="left", fontsize=10)
-    return fig, pd.DataFrame(numbers)
+    return fig, with_paper_values(pd.DataFrame(numbers), rows[0]["dataset"])
+
+
+def with_paper_values(numbers: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The paper's Figure 6 numbers beside ours where they describe the same cell (CIFAR-100,
+    eta = 0.1, BL gamma = 0.05, PZ c = 0.025); NaN elsewhere."""
+    from robustloss.paper import DATASET_LABELS, published
+
+    paper = published()
+    paper = paper[paper["table"].str.startswith("figure6")
+                  & (paper["dataset"] == DATASET_LABELS.get(dataset, dataset))]
+    columns = {"CE": "ce", "BL": "blurry", "PZ": "piecewise_zero"}
+
+    def key(loss, eta, param):
+        return loss, float(eta), None if param is None or pd.isna(param) else float(param)
+
+    for metric in ("cohens_d", "wasserstein"):
+        values = {key(columns[r.loss], r.eta, r.param_value): r.mean
+                  for r in paper[paper["metric"] == metric].itertuples()}
+        numbers[f"paper_{metric}"] = [values.get(key(row.loss, row.eta, row.param), float("nan"))
+                                      for row in numbers.itertuples()]
+    return numbers

@@ -22,6 +22,8 @@ TABLES = {
     "table3_f1_cifar100_clean_test": ("f1", "confident_learning"),
     "table4_f1_cifar_n": ("f1", "confident_learning"),
     "table5_f1_aum_cifar100": ("f1", "aum"),
+    "figure6_cohens_d_aum": ("cohens_d", "aum"),
+    "figure6_wasserstein_aum": ("wasserstein", "aum"),
 }
 # The paper prints 3 decimals; a printed std of 0.000 still means up to half a unit.
 MIN_STD = 0.0005
