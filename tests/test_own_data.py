@@ -60,4 +60,7 @@ def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "c.npz", images=np.zeros((3, 8, 8), np.uint8), labels=np.array([0, 1, 5]))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         arrays(path=str(tmp_path / "c.npz"), num_classes=3)
-    assert arrays(path=str(tmp_path / "c.npz")).images.shape == (3, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"labels leave class\(es\) \[2, 3, 4\] of 0..5 empty"):
+        arrays(path=str(tmp_path / "c.npz"))  # labels 0, 1, 5: classes 2-4 would be empty
+    np.savez(tmp_path / "d.npz", images=np.zeros((3, 8, 8), np.uint8), labels=np.array([0, 1, 2]))
+    assert arrays(path=str(tmp_path / "d.npz")).images.shape == (3, 1, 8, 8)

@@ -59,7 +59,7 @@ def test_paper_values_and_two_sigma_marks(mnist_records):
 
 def test_published_numbers_are_shipped_with_the_package():
     paper = published()
-    assert len(paper) == 273
+    assert len(paper) == 279  # Tables 1-5 and Figure 6's separation numbers
     cell = paper[(paper["table"] == "table1_f1") & (paper["dataset"] == "MNIST")
                  & (paper["eta"] == 0.2) & (paper["loss"] == "BL")].iloc[0]
     assert (cell["mean"], cell["std"], cell["param_value"]) == (0.984, 0.001, 0.4)
@@ -67,7 +67,7 @@ def test_published_numbers_are_shipped_with_the_package():
 
 
 def test_no_records_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="no records found"):
+    with pytest.raises(ValueError, match="no records found"):
         write_tables(tmp_path)
 
 
@@ -105,3 +105,14 @@ def test_latex_has_no_raw_unicode(mnist_records):
     tex = (mnist_records / "tables" / "f1_confident_learning.tex").read_text()
     assert not set("±γΔ·†–") & set(tex)
     assert r"\textbf{\underline{" in tex
+
+
+def test_equal_printed_values_get_equal_marks(tmp_path):
+    # 0.7962 and 0.7958 both print as 0.796: both are best; 0.790 is second
+    for i, (loss, f1) in enumerate([("ce", 0.7962), ("focal", 0.7958), ("gce", 0.790),
+                                    ("anl_ce", 0.700)]):
+        make_record(tmp_path, i, "mnist", 0.2, loss, f1)
+    markdown = write_tables(tmp_path)
+    row = next(line for line in markdown.splitlines() if "| 0.2" in line)
+    assert row.count("**<u>0.796</u>**") == 2
+    assert "**0.790**" in row and "| 0.700" in row
