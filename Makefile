@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install robustloss with dev extras
 
-demo: $(STAMP)  ## all seven losses x 4 noise rates x 2 seeds on digits, then Tables 1-2
+demo: $(STAMP)  ## all seven losses x 4 noise rates x 2 seeds on digits, then Tables 1-2 and Figures 1-4, 7
 	$(PY) scripts/demo.py
 
 test: $(STAMP)  ## run the test suite
@@ -68,7 +68,7 @@ figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default result
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py
 
-bench: $(STAMP)  ## speed and memory numbers (training throughput, one experiment, peak memory)
+bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(PY) scripts/bench.py
 
 clean-demo:  ## delete the demo's records
