@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from robustloss.errors import check_choice
+
 AUGMENTATIONS = {
     "none": "no augmentation",
     "crop_flip": "random crop (4-pixel zero padding) + horizontal flip, per sample",
@@ -37,8 +39,5 @@ def random_crop_flip(images: torch.Tensor, pad: int = PAD) -> torch.Tensor:
 
 def augment_batch(images: torch.Tensor, name: str) -> torch.Tensor:
     """Apply augmentation ``name`` (one of AUGMENTATIONS) to a float batch."""
-    if name == "none":
-        return images
-    if name == "crop_flip":
-        return random_crop_flip(images)
-    raise ValueError(f"train.augment must be one of {', '.join(AUGMENTATIONS)}; got {name!r}")
+    check_choice("train.augment", name, AUGMENTATIONS)
+    return random_crop_flip(images) if name == "crop_flip" else images

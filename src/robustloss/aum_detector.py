@@ -24,6 +24,7 @@ from torch import nn
 from robustloss.crossval import fit_and_predict, progress_bar
 from robustloss.detect import DETECTORS
 from robustloss.dynamics import DynamicsRecorder, check_level, stack_runs
+from robustloss.errors import check_integer
 from robustloss.losses import LossSchedule
 from robustloss.train import TrainSettings
 
@@ -51,9 +52,7 @@ class AUMSettings:
             raise ValueError(f"detector.percentile must be in (0, 100), got {self.percentile!r}")
         object.__setattr__(self, "percentile", float(self.percentile))
         for name, low in (("runs", 2), ("first_epoch", 0), ("holdout", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"detector.{name} must be an integer >= {low}, got {value!r}")
+            check_integer(f"detector.{name}", getattr(self, name), low)
         if self.threshold_size is not None and (not isinstance(self.threshold_size, int)
                                                 or self.threshold_size < 1):
             raise ValueError(f"detector.threshold_size must be null or an integer >= 1, "

@@ -12,6 +12,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from torch import nn
 from tqdm.auto import tqdm
 
+from robustloss.errors import check_choice
 from robustloss.losses import LossSchedule
 from robustloss.train import BatchHook, TrainSettings, fit, predict_proba
 
@@ -37,8 +38,7 @@ class CrossValSettings:
     carry_model: bool = False
 
     def __post_init__(self):
-        if self.split not in SPLITS:
-            raise ValueError(f"cv.split must be one of {', '.join(SPLITS)}; got {self.split!r}")
+        check_choice("cv.split", self.split, SPLITS)
         if self.split_seed is not None and (isinstance(self.split_seed, bool)
                                             or not isinstance(self.split_seed, int)
                                             or self.split_seed < 0):
@@ -64,8 +64,7 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int, split: str = "str
     """fold index (N,) in [0, folds), shuffled with ``seed``; ``split`` one of SPLITS."""
     check_folds(labels, folds)
     fold_of = np.empty(len(labels), dtype=np.int64)
-    if split not in SPLITS:
-        raise ValueError(f"cv.split must be one of {', '.join(SPLITS)}; got {split!r}")
+    check_choice("cv.split", split, SPLITS)
     kind = StratifiedKFold if split == "stratified" else KFold
     splitter = kind(n_splits=folds, shuffle=True, random_state=seed)
     for k, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):

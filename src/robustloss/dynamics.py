@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from robustloss.errors import check_choice
+
 DYNAMICS_LEVELS = {
     "none": "record nothing",
     "first_fold": "the first fold (cross-validation) or the first run (AUM) only",
@@ -20,8 +22,7 @@ DYNAMICS_LEVELS = {
 
 
 def check_level(level: str) -> None:
-    if level not in DYNAMICS_LEVELS:
-        raise ValueError(f"dynamics must be one of {', '.join(DYNAMICS_LEVELS)}; got {level!r}")
+    check_choice("dynamics", level, DYNAMICS_LEVELS)
 
 
 def given_label_stats(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,6 +34,19 @@ def as_user_errors():
         raise UserError(message) from err
 
 
+def check_choice(name: str, value, valid) -> None:
+    """ValueError ``<name> must be one of a, b; got 'x'`` unless ``value`` is in ``valid``."""
+    if value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
+
+
+def check_integer(name: str, value, low: int) -> int:
+    """``value`` when it is an integer (not a bool) >= ``low``; ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
 def report(err: BaseException) -> int:
     """Print a user error as one line; the exit status for it."""
     text = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -23,7 +23,7 @@ from robustloss import losses, models
 from robustloss.crossval import check_folds
 from robustloss.detect import DETECTORS, check_detector_params, evidence_of
 from robustloss.dynamics import DYNAMICS_LEVELS, check_level
-from robustloss.errors import as_user_errors
+from robustloss.errors import as_user_errors, check_choice
 from robustloss.judge import judge
 from robustloss.metrics import detection_scores
 from robustloss.noise import NOISE_MODES
@@ -47,11 +47,9 @@ def validate(settings: ExperimentSettings) -> None:
     datasets.DATASETS.get(settings.dataset.name)
     models.MODELS.get(settings.model.name)
     check_detector_params(settings.detector.name, settings.detector.params)
-    if settings.noise.mode not in NOISE_MODES:
-        raise ValueError(f"noise.mode must be one of {', '.join(NOISE_MODES)}; got {settings.noise.mode!r}")
+    check_choice("noise.mode", settings.noise.mode, NOISE_MODES)
     losses.LossSchedule(losses.build(settings.loss.name, 2, **settings.loss.params), settings.loss.delay)
-    if settings.protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {settings.protocol!r}")
+    check_choice("protocol", settings.protocol, PROTOCOLS)
     if evidence_of(settings.detector.name) == "training_runs" and settings.protocol != "crossval":
         raise ValueError(f"detector {settings.detector.name!r} judges from training runs on the "
                          f"training set; protocol {settings.protocol!r} is not supported with it")
@@ -131,6 +129,9 @@ def prepare(settings: ExperimentSettings) -> Prepared:
         if evidence_of(settings.detector.name) == "training_runs":  # the plan fits the data
             DETECTORS.create(settings.detector.name, settings.detector.params).check(
                 len(data), data.num_classes, settings.train.epochs)
+        elif settings.protocol == "test_set" and data.test_images is None:
+            raise ValueError(f"protocol test_set needs a dataset with a test split; "
+                             f"{data.name!r} has none")
         elif settings.protocol == "crossval":
             check_folds(data.given_labels if data.given_labels is not None else data.labels,
                         settings.folds)

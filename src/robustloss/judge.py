@@ -79,10 +79,7 @@ def _test_set_probabilities(settings, data, make_model, schedule, device, progre
 
 def _by_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
     recorders: list[DynamicsRecorder] = []
-    if settings.protocol == "test_set":
-        if data.test_images is None:
-            raise ValueError(f"protocol test_set needs a dataset with a test split; "
-                             f"{data.name!r} has none")
+    if settings.protocol == "test_set":  # prepare() checked that the test split exists
         noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes)
         true = data.test_labels
         probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robustloss.errors import check_choice
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -63,8 +65,7 @@ def resolve_precision(name: str, device: torch.device | str,
                       bf16_supported: bool | None = None) -> Precision:
     """The precision ``name`` (one of PRECISIONS) means on ``device``. ``bf16_supported``
     overrides the CUDA capability query (for tests)."""
-    if name not in PRECISIONS:
-        raise ValueError(f"train.precision must be one of {', '.join(PRECISIONS)}; got {name!r}")
+    check_choice("train.precision", name, PRECISIONS)
     device = torch.device(device)
     if name == "auto":
         if device.type != "cuda":

@@ -17,6 +17,7 @@ from robustloss import losses, models
 from robustloss.crossval import CrossValSettings
 from robustloss.data.fingerprint import file_sha256
 from robustloss.detect import DETECTORS
+from robustloss.errors import check_integer
 from robustloss.noise import check_rate
 from robustloss.records import record_id
 from robustloss.train import TrainSettings
@@ -27,14 +28,15 @@ from robustloss.train import TrainSettings
 #    train.precision replaces train.amp; a last batch of one sample joins the one before.
 PIPELINE_VERSION = 3
 
-# Parameters that change where or how things are read, not the result.
+# Dataset parameters naming user-supplied files: they enter the identity by their content.
+DATA_FILE_PARAMS = ("path", "labels_path", "label_errors_path")
+# Parameters that change where or how things are read, not the result (the data files'
+# paths are replaced by their content's hash).
 NOT_IDENTITY = {
-    "dataset": ("download", "verify", "labels_path", "label_errors_path", "path"),
+    "dataset": ("download", "verify", *DATA_FILE_PARAMS),
     "model": ("allow_download",),
     "detector": ("n_jobs",),
 }
-# Dataset parameters naming user-supplied files: they enter the identity by their content.
-DATA_FILE_PARAMS = ("path", "labels_path", "label_errors_path")
 # Arguments a registry fills itself (not settings).
 _FIXED = {"root", "input_shape", "num_classes", "labels", "pred_probs", "self"}
 
@@ -49,11 +51,6 @@ def _defaults(factory) -> dict[str, Any]:
             defaults[name] = param.default
     return defaults
 
-
-def _integer(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
 
 PROTOCOLS = {
     "crossval": "K-fold cross-validation on the (noisy) training set; detect on the training set",
@@ -105,7 +102,7 @@ class LossSettings(Component):
         return super().from_flat(values)
 
     def __post_init__(self):
-        _integer("loss.delay", self.delay, 0)
+        check_integer("loss.delay", self.delay, 0)
 
 
 @dataclass(frozen=True)
@@ -154,10 +151,10 @@ class ExperimentSettings:
             detector=_complete(Component.from_flat(cfg["detector"]), DETECTORS),
             noise=NoiseSettings(**cfg.get("noise", {})),
             train=TrainSettings(**cfg.get("train", {})),
-            folds=_integer("folds", cfg.get("folds", 5), 2),
+            folds=check_integer("folds", cfg.get("folds", 5), 2),
             cv=CrossValSettings(**cfg.get("cv", {})),
             protocol=str(cfg.get("protocol", "crossval")),
-            seed=_integer("seed", cfg.get("seed", 0), 0),
+            seed=check_integer("seed", cfg.get("seed", 0), 0),
             device=str(cfg.get("device", "auto")),
             dynamics=str(cfg.get("dynamics", "none")),
         )

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from robustloss.augment import AUGMENTATIONS, augment_batch
+from robustloss.errors import check_choice, check_integer
 from robustloss.losses import LossSchedule
 from robustloss.precision import PRECISIONS, Precision, resolve_precision
 
@@ -26,11 +27,6 @@ OPTIMIZERS = ("adam", "sgd")
 # (epoch, sample indices into the fitted tensor (b,), logits (b, K) of the training forward
 # pass, labels (b,)) -> None; called after every batch's forward pass, under no_grad.
 BatchHook = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
-
-
-def _choice(name: str, value: str, valid) -> None:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,9 +58,7 @@ class TrainSettings:
     def __post_init__(self):
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"train.{name} must be an integer >= 1, got {value!r}")
+            check_integer(f"train.{name}", getattr(self, name), 1)
         for name in ("lr", "momentum", "weight_decay", "lr_gamma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -74,10 +68,10 @@ class TrainSettings:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
         if self.momentum < 0 or self.weight_decay < 0:
             raise ValueError("train.momentum and train.weight_decay must be >= 0")
-        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
-        _choice("train.inputs", self.inputs, tuple(INPUT_SCALINGS))
-        _choice("train.precision", self.precision, PRECISIONS)
-        _choice("train.augment", self.augment, tuple(AUGMENTATIONS))
+        check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("train.inputs", self.inputs, tuple(INPUT_SCALINGS))
+        check_choice("train.precision", self.precision, PRECISIONS)
+        check_choice("train.augment", self.augment, tuple(AUGMENTATIONS))
 
 
 class InputTransform(nn.Module):
@@ -92,7 +86,7 @@ class InputTransform(nn.Module):
     def fit(cls, images: torch.Tensor, inputs: str) -> InputTransform:
         """``inputs``: one of INPUT_SCALINGS; ``standardize`` takes the statistics of
         ``images`` (the training fold)."""
-        _choice("train.inputs", inputs, tuple(INPUT_SCALINGS))
+        check_choice("train.inputs", inputs, tuple(INPUT_SCALINGS))
         if inputs == "raw":
             return cls()
         if inputs == "unit":

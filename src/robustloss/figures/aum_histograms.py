@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from robustloss.figures.records import MissingRecords, arrays, pick_dataset, pick_eta
-from robustloss.figures.style import CLEAN, CORRUPTED, LOSS_LABELS, new_figure
+from robustloss.figures.style import CLEAN, CORRUPTED, loss_label, new_figure, swept_params
 
 LOSSES = ("ce", "blurry", "piecewise_zero")
 NEEDS = ("AUM records (detector=aum) for CE, BL and PZ: `make reproduce-table5` or "
@@ -37,8 +37,7 @@ def make(records: pd.DataFrame, dataset=None):
     bins = np.linspace(everything.min(), everything.max(), 50)
     for ax, row in zip(axes[0], rows, strict=True):
         aum, corrupted = values[row["id"]]
-        label = LOSS_LABELS[row["loss"]] + (f" (γ={row['gamma']:g})" if row["loss"] == "blurry" else
-                                             f" (c={row['c']:g})" if row["loss"] == "piecewise_zero" else "")
+        label = loss_label(row)
         for group, mask, colour in (("clean", ~corrupted, CLEAN), ("corrupted", corrupted, CORRUPTED)):
             ax.hist(aum[mask], bins=bins, color=colour, alpha=0.55, label=group)
             ax.axvline(aum[mask].mean(), color=colour, ls="--", lw=1.2)
@@ -46,8 +45,7 @@ def make(records: pd.DataFrame, dataset=None):
                 transform=ax.transAxes, va="top", ha="left", fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
         ax.set(title=label, xlabel="AUM")
-        param = row["gamma"] if row["loss"] == "blurry" else row["c"] if row["loss"] == "piecewise_zero" \
-            else None
+        param = next(iter(swept_params(row).values()), None)
         numbers.append({"loss": row["loss"], "label": label, "record": row["id"], "eta": eta,
                         "param": param,
                         "mean_clean": float(aum[~corrupted].mean()),

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from robustloss import losses
 from robustloss.figures.records import MissingRecords, arrays, pick_dataset, pick_eta
-from robustloss.figures.style import CLEAN, CORRUPTED, LOSS_LABELS, new_figure
+from robustloss.figures.style import CLEAN, CORRUPTED, loss_label, new_figure, swept_params
 
 LOSSES = ("ce", "blurry", "piecewise_zero")
 NEEDS = ("records with dynamics for CE, BL and PZ: `make reproduce-figures` (sweep "
@@ -21,15 +21,6 @@ NEEDS = ("records with dynamics for CE, BL and PZ: `make reproduce-figures` (swe
 PAPER_ETA = 0.4          # the paper's Figure 2: CIFAR-100, eta = 0.4
 DERIVATIVE_YLIM = (-10.0, 2.0)   # Figure 2's truncation (most of CE's -1/p lies below)
 P_FLOOR = 1e-6           # float16 p_y may round to 0; the derivatives need p > 0
-
-
-def _label(row) -> str:
-    name = LOSS_LABELS[row["loss"]]
-    if row["loss"] == "blurry":
-        return f"{name} (γ={row['gamma']:g})"
-    if row["loss"] == "piecewise_zero":
-        return f"{name} (c={row['c']:g}, d={row['delay']})"
-    return name
 
 
 def choose(records: pd.DataFrame, dataset: str | None):
@@ -55,9 +46,8 @@ def statistics(rows) -> pd.DataFrame:
         p_y = a["dynamics_p_y"][0].astype(np.float64)  # (N, epochs), first fold / run
         trained = np.isfinite(p_y[:, 0])
         corrupted = a["corrupted"].astype(bool)
-        loss = losses.build(row["loss"], 2, **({"gamma": row["gamma"]} if row["loss"] == "blurry"
-                                                else {"c": row["c"]} if row["loss"] == "piecewise_zero"
-                                                else {}))
+        loss = losses.build(row["loss"], 2, **swept_params(row))
+        label = loss_label(row, delay=True)
         for epoch in range(p_y.shape[1]):
             schedule_ce = epoch < row["delay"]
             for group, mask in (("clean", ~corrupted), ("corrupted", corrupted)):
@@ -66,7 +56,7 @@ def statistics(rows) -> pd.DataFrame:
                 grad = fn.dloss_dp(torch.from_numpy(p)).numpy()
                 for quantity, values in (("p_y", p), ("dL/dp_y", grad)):
                     q = np.percentile(values, [5, 25, 50, 75, 95])
-                    out.append({"loss": row["loss"], "label": _label(row), "record": row["id"],
+                    out.append({"loss": row["loss"], "label": label, "record": row["id"],
                                 "epoch": epoch + 1, "group": group, "quantity": quantity,
                                 "n": len(values), "mean": float(values.mean()),
                                 "p5": q[0], "q1": q[1], "median": q[2], "q3": q[3], "p95": q[4]})

@@ -14,10 +14,9 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from robustloss.figures.records import MissingRecords, pick_dataset, pick_eta
-from robustloss.figures.style import PALETTE, new_figure
+from robustloss.figures.style import LOSS_LABELS, PALETTE, new_figure
 
 BASELINES = ("ce", "focal", "gce", "anl_ce", "anl_fl")
-SHORT = {"ce": "CE", "focal": "FL", "gce": "GCE", "anl_ce": "ANL-CE", "anl_fl": "ANL-FL"}
 NEEDS_GRID = ("Confident Learning records of the BL and PZ grids and the baselines: `make demo`, "
               "`make reproduce-table1` or `make reproduce-figures`")
 NEEDS_DELAY = ("PZ records over several delays: `make reproduce-figures` (sweep "
@@ -61,7 +60,7 @@ def precision_recall(records: pd.DataFrame, dataset=None):
         for metric, colour in (("precision", PALETTE[0]), ("recall", PALETTE[1])):
             ax.plot(part["value"], part[metric], "o-", color=colour, ms=3, label=metric)
             ax.axhline(focal[metric], color=colour, ls=":", lw=1.2, label=f"FL {metric}")
-        ax.set(xlabel=symbol, title=f"{'BL' if name == 'blurry' else 'PZ'} over {symbol}")
+        ax.set(xlabel=symbol, title=f"{LOSS_LABELS[name]} over {symbol}")
     axes[0, 0].set_ylabel("precision / recall")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
@@ -76,12 +75,11 @@ def f1_matrix(records: pd.DataFrame, dataset=None) -> pd.DataFrame:
     for name in BASELINES:
         part = grid[grid["loss"] == name]
         if not part.empty:
-            columns[SHORT[name]] = part.groupby("eta")["f1"].mean()
+            columns[LOSS_LABELS[name]] = part.groupby("eta")["f1"].mean()
     for name, param, symbol in (("blurry", "gamma", "γ"), ("piecewise_zero", "c", "c")):
         part = grid[grid["loss"] == name]
         for value, sub in part.groupby(param):
-            short = "BL" if name == "blurry" else "PZ"
-            columns[f"{short} {symbol}={value:g}"] = sub.groupby("eta")["f1"].mean()
+            columns[f"{LOSS_LABELS[name]} {symbol}={value:g}"] = sub.groupby("eta")["f1"].mean()
     if not any(c.startswith("BL") for c in columns) or not any(c.startswith("PZ") for c in columns):
         raise MissingRecords(f"BL and PZ grid records are missing; {NEEDS_GRID}")
     matrix = pd.DataFrame(columns)

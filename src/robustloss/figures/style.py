@@ -15,6 +15,22 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 CLEAN, CORRUPTED = "#009E73", "#D55E00"   # green / vermillion (the paper: green / red)
 LOSS_LABELS = {"ce": "CE", "focal": "FL", "gce": "GCE", "anl_ce": "ANL-CE", "anl_fl": "ANL-FL",
                "blurry": "BL", "piecewise_zero": "PZ"}
+SWEPT = {"blurry": ("gamma", "γ"), "piecewise_zero": ("c", "c")}  # loss -> (parameter, symbol)
+
+
+def swept_params(row) -> dict[str, float]:
+    """The swept parameter of a record row's loss ({} for losses without one)."""
+    name = SWEPT.get(row["loss"], (None,))[0]
+    return {name: row[name]} if name else {}
+
+
+def loss_label(row, delay: bool = False) -> str:
+    """``BL (γ=0.4)``, ``PZ (c=0.05)`` (with ``delay``: ``PZ (c=0.05, d=1)``), ``CE``."""
+    parts = [f"{SWEPT[row['loss']][1]}={value:g}" for value in swept_params(row).values()]
+    if delay and row["loss"] in SWEPT and row["loss"] != "blurry":
+        parts.append(f"d={row['delay']}")
+    label = LOSS_LABELS[row["loss"]]
+    return f"{label} ({', '.join(parts)})" if parts else label
 
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
       "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
