@@ -19,7 +19,8 @@ from .conftest import REPO
 API_EXAMPLE = {  # the README's Python API example
     "dataset": {"name": "digits"}, "loss": {"name": "blurry", "gamma": 0.4},
     "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},
-    "noise": {"rate": 0.2}, "train": {"lr": 3e-3, "inputs": "unit"}, "seed": 0}
+    "noise": {"rate": 0.2}, "train": {"lr": 3e-3, "inputs": "unit", "stack": "stacked"},
+    "seed": 0}
 
 
 def cli_config(*overrides):

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from robustloss.errors import check_choice
 from robustloss.losses import LossSchedule
+from robustloss.stacked import fit_stacked, use_stacking
 from robustloss.train import BatchHook, TrainSettings, fit, predict_proba
 
 SPLITS = {
@@ -153,30 +154,81 @@ def cross_validate(
     images: uint8 (N, C, H, W); labels: int (N,) labels to train on (the noisy ones).
     Every sample is predicted exactly once, by the fold's model; with ``cv.carry_model``
     that model has continued from the previous fold's (the authors' code), otherwise it is
-    fresh and never saw the sample. ``on_fold_trained(k, model)`` is called after fold k
-    trains; ``batch_hook(k, train_idx)`` may return a BatchHook for fold k, given the
-    dataset indices (n_k,) of the fold's training samples.
+    fresh and never saw the sample. Fold k's model and batch order are seeded with
+    ``seed * 1000 + k``; ``settings.stack`` decides whether the folds train one after
+    another or stacked (robustloss.stacked: same maths, one vectorised step for all).
+    ``on_fold_trained(k, model)`` is called after fold k trains; ``batch_hook(k,
+    train_idx)`` may return a BatchHook for fold k, given the dataset indices (n_k,) of the
+    fold's training samples.
     """
     device = torch.device(device)
     split_seed = seed if cv.split_seed is None else cv.split_seed
     fold_of = fold_assignment(labels, folds, split_seed, cv.split)
     x = images.to(device)
     y = torch.as_tensor(labels, dtype=torch.int64, device=device)
+    train_idx = [torch.from_numpy(np.flatnonzero(fold_of != k)).to(device) for k in range(folds)]
+    hooks = [batch_hook(k, idx) if batch_hook is not None else None
+             for k, idx in enumerate(train_idx)]
     probs = np.full((len(labels), num_classes), np.nan, dtype=np.float32)
     stats = []
-    model = None
     with progress_bar(folds * settings.epochs, progress) as bar:
+        models = (_train_stacked(make_model, x, y, train_idx, schedule, settings, seed, bar, hooks)
+                  if _stacks(make_model, settings, cv, device, train_idx) else None)
+        model = None
         for k in range(folds):
-            train_idx = torch.from_numpy(np.flatnonzero(fold_of != k)).to(device)
             held_idx = np.flatnonzero(fold_of == k)
             held = torch.from_numpy(held_idx).to(device)
-            hook = batch_hook(k, train_idx) if batch_hook is not None else None
-            fold_probs, fold_stats, trained = fit_and_predict(
-                make_model, x[train_idx], y[train_idx], x[held], schedule, settings,
-                seed * 1000 + k, bar, k, model if cv.carry_model else None, hook)
+            if models is not None:
+                trained, transform, fold_stats = models[k]
+                fold_probs = predict_proba(trained, transform, x[held])
+                fold_stats["n_held_out"] = len(held_idx)
+            else:
+                fold_probs, fold_stats, trained = fit_and_predict(
+                    make_model, x[train_idx[k]], y[train_idx[k]], x[held], schedule, settings,
+                    seed * 1000 + k, bar, k, model if cv.carry_model else None, hooks[k])
+            fold_stats["stacked"] = models is not None
             model = trained
             if on_fold_trained is not None:
                 on_fold_trained(k, trained)
             probs[held_idx] = fold_probs.cpu().numpy()
             stats.append(fold_stats)
     return CrossValResult(probs, fold_of, stats)
+
+
+def _stacks(make_model, settings: TrainSettings, cv: CrossValSettings, device: torch.device,
+            train_idx: list[torch.Tensor]) -> bool:
+    """Whether the folds train stacked (``train.stack``; the network, device and folds allow
+    it)."""
+    if settings.stack == "sequential" or (settings.stack == "auto" and device.type != "cuda"):
+        return False  # decided without building a model
+    return use_stacking(settings.stack, make_model(), device, cv.carry_model,
+                        [len(idx) for idx in train_idx], settings.batch_size)
+
+
+def _train_stacked(make_model, x, y, train_idx, schedule, settings, seed, bar, hooks):
+    """All folds' models trained together -> [(model, input transform, stats)] per fold.
+    Each model is built and ordered exactly as fit_and_predict would (seed * 1000 + k)."""
+    device = x.device
+    models, generators = [], []
+    for k in range(len(train_idx)):
+        torch.manual_seed(seed * 1000 + k)
+        models.append(make_model().to(device))
+        generators.append(torch.Generator().manual_seed(seed * 1000 + k))
+    losses: list[list[float]] = []
+
+    def on_epoch_end(epoch, mean_losses):
+        losses.append(mean_losses)
+        bar.set_postfix(folds="all", loss=f"{np.mean(mean_losses):.4f}")
+        bar.update(len(train_idx))
+
+    start = time.perf_counter()
+    transforms = fit_stacked(models, x, y, train_idx, schedule, settings, generators,
+                             on_epoch_end, hooks)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = (time.perf_counter() - start) / len(train_idx)  # shared equally
+    return [(model, transform, {
+        "fold": k, "n_train": len(train_idx[k]), "train_seconds": seconds,
+        "samples_per_second": len(train_idx[k]) * settings.epochs / seconds,
+        "epoch_losses": [epoch[k] for epoch in losses]})
+        for k, (model, transform) in enumerate(zip(models, transforms, strict=True))]

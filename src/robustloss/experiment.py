@@ -27,6 +27,7 @@ from robustloss.errors import as_user_errors, check_choice
 from robustloss.judge import judge
 from robustloss.metrics import detection_scores
 from robustloss.noise import NOISE_MODES
+from robustloss.precision import resolve_precision
 from robustloss.provenance import describe_device, git_commit, package_versions, resolve_device
 from robustloss.records import CorruptRecordError, RecordStore, check_writable
 from robustloss.settings import (  # noqa: F401  (re-exported: the API's names)
@@ -150,6 +151,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     t0 = time.perf_counter() - p.seconds
     t_loaded = time.perf_counter()
     result = judge(settings, data, make_model, schedule, device, progress, cache_dir)
+    precision = resolve_precision(settings.train.precision, device)
     t_judged = time.perf_counter()
 
     scored = result.judged
@@ -176,6 +178,8 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
                  "num_judged": int(scored.sum()), "input_shape": list(input_shape),
                  "fingerprint": _fingerprint(data)},
         "device": describe_device(device),
+        "arithmetic": {"precision": precision.name, "channels_last": precision.channels_last,
+                       "folds_stacked": any(run.get("stacked", False) for run in result.runs)},
         "versions": package_versions(),
         "git": git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

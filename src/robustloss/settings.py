@@ -26,7 +26,8 @@ from robustloss.train import TrainSettings
 # 2: ANL-FL's NNFL term takes (1-p)^gamma as constant weights; predictions in float32.
 # 3: inputs are raw 0-255 pixel values by default (train.inputs), as the authors trained;
 #    train.precision replaces train.amp; a last batch of one sample joins the one before.
-PIPELINE_VERSION = 3
+# 4: train.precision=auto is bfloat16 + channels-last on CPUs with native bfloat16.
+PIPELINE_VERSION = 4
 
 # Dataset parameters naming user-supplied files: they enter the identity by their content.
 DATA_FILE_PARAMS = ("path", "labels_path", "label_errors_path")

@@ -6,7 +6,7 @@ of it (no DataLoader, no PIL), converted to float (and augmented) on the device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +23,12 @@ INPUT_SCALINGS = {
     "standardize": "pixels / 255, then per-channel mean and std of the training fold",
 }
 OPTIMIZERS = ("adam", "sgd")
+STACK_CHOICES = {
+    "auto": "stacked on CUDA for networks without BatchNorm; sequential on a CPU, where "
+            "stacking was measured slower (make bench)",
+    "stacked": "train the K folds as one stacked model wherever the network allows it",
+    "sequential": "one fold after another",
+}
 
 # (epoch, sample indices into the fitted tensor (b,), logits (b, K) of the training forward
 # pass, labels (b,)) -> None; called after every batch's forward pass, under no_grad.
@@ -39,7 +45,8 @@ class TrainSettings:
     (``momentum``, ``nesterov`` and ``weight_decay`` apply to SGD; weight_decay to both).
     inputs: one of INPUT_SCALINGS. precision: one of PRECISIONS (see robustloss.precision);
     predictions for the detector are float32 whatever it is. augment: one of AUGMENTATIONS,
-    applied on the device to whole training batches.
+    applied on the device to whole training batches. stack: one of STACK_CHOICES, how the
+    K folds of a cross-validation are scheduled (see robustloss.stacked).
     """
 
     epochs: int = 10
@@ -54,6 +61,7 @@ class TrainSettings:
     inputs: str = "raw"
     precision: str = "auto"
     augment: str = "none"
+    stack: str = "auto"
 
     def __post_init__(self):
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -72,6 +80,7 @@ class TrainSettings:
         check_choice("train.inputs", self.inputs, tuple(INPUT_SCALINGS))
         check_choice("train.precision", self.precision, PRECISIONS)
         check_choice("train.augment", self.augment, tuple(AUGMENTATIONS))
+        check_choice("train.stack", self.stack, tuple(STACK_CHOICES))
 
 
 class InputTransform(nn.Module):
@@ -102,12 +111,19 @@ class InputTransform(nn.Module):
         return x if self.mean is None else (x - self.mean) / self.std
 
 
-def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+def make_optimizer(params: nn.Module | Iterable[torch.Tensor],
+                   settings: TrainSettings) -> torch.optim.Optimizer:
+    """The optimiser of ``settings`` over a model's parameters (or the given tensors).
+    On CPU and CUDA it is torch's fused implementation (one kernel for all tensors, same
+    update rule: tested against the per-tensor one); 4x faster steps on the small CNN."""
+    params = list(params.parameters() if isinstance(params, nn.Module) else params)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params) or None
     if settings.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
                                nesterov=settings.nesterov and settings.momentum > 0,
-                               weight_decay=settings.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+                               weight_decay=settings.weight_decay, fused=fused)
+    return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay,
+                            fused=fused)
 
 
 def batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:

@@ -1,0 +1,110 @@
+"""Stacked training of the K folds (robustloss.stacked) against fold-after-fold training."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from robustloss import losses, models
+from robustloss.crossval import CrossValSettings, cross_validate
+from robustloss.data import load
+from robustloss.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
+from robustloss.train import TrainSettings
+
+
+def digits(n):
+    data = load("digits").subset(n, seed=0)
+    return data.images, data.labels
+
+
+def cnn(dropout=0.0):
+    return lambda: models.build("small_cnn", (1, 8, 8), 10, dropout1=dropout, dropout2=dropout)
+
+
+def cv(stack, n=303, loss="ce", folds=5, dropout=0.0, hook_log=None, **train):
+    images, labels = digits(n)
+    settings = TrainSettings(**{"epochs": 3, "lr": 3e-3, "inputs": "unit", "precision": "fp32",
+                                "stack": stack, **train})
+    hook = None
+    if hook_log is not None:
+        def hook(k, idx):
+            return lambda epoch, i, logits, y: hook_log.append((k, epoch, i.clone(), logits.clone()))
+    params = {"gamma": 0.4} if loss == "blurry" else {}
+    return cross_validate(images, labels, 10, cnn(dropout),
+                          losses.LossSchedule(losses.build(loss, 10, **params)), settings,
+                          folds=folds, seed=3, progress=False, batch_hook=hook)
+
+
+@pytest.mark.parametrize("loss, train", [
+    ("ce", {}),                                        # 303 samples: folds of 242 and 243
+    ("blurry", {"batch_size": 50}),                    # the paper's loss, other batch sizes
+    ("anl_ce", {}),                                    # a loss with an L1 term on the weights
+    ("ce", {"optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-4}),  # SGD, Nesterov momentum
+    ("ce", {"inputs": "standardize", "lr_milestones": [1]}),  # per-fold statistics; schedule
+], ids=["ce", "blurry", "anl_ce", "sgd", "standardize"])
+def test_stacked_folds_give_the_sequential_out_of_fold_probabilities(loss, train):
+    stacked, sequential = cv("stacked", loss=loss, **train), cv("sequential", loss=loss, **train)
+    assert all(f["stacked"] for f in stacked.folds)
+    assert not any(f["stacked"] for f in sequential.folds)
+    np.testing.assert_array_equal(stacked.fold_of, sequential.fold_of)
+    np.testing.assert_allclose(stacked.probabilities, sequential.probabilities, atol=2e-5)
+    for a, b in zip(stacked.folds, sequential.folds, strict=True):
+        assert a["n_train"] == b["n_train"] and a["n_held_out"] == b["n_held_out"]
+        np.testing.assert_allclose(a["epoch_losses"], b["epoch_losses"], rtol=1e-4)
+        assert a["epoch_losses"][-1] < a["epoch_losses"][0]  # something was trained
+
+
+def test_stacked_batch_hooks_see_what_sequential_hooks_see():
+    stacked_log, sequential_log = [], []
+    cv("stacked", hook_log=stacked_log)
+    cv("sequential", hook_log=sequential_log)
+    assert len(stacked_log) == len(sequential_log)
+    key = lambda entry: (entry[0], entry[1], entry[2][0].item())  # noqa: E731
+    for a, b in zip(sorted(stacked_log, key=key), sorted(sequential_log, key=key), strict=True):
+        assert a[:2] == b[:2] and torch.equal(a[2], b[2])
+        torch.testing.assert_close(a[3], b[3], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_stacked_models_draw_their_own_dropout_masks(dropout):
+    """Two stacked copies of one model on the same samples in the same order end identical
+    without dropout, and differ with it: each draws its own masks (randomness="different")."""
+    images, labels = digits(200)
+    x, y = torch.as_tensor(images), torch.as_tensor(labels)
+    torch.manual_seed(0)
+    first = cnn(dropout)()
+    twins, initial = [first, copy.deepcopy(first)], copy.deepcopy(first)
+    everything = torch.arange(len(y))
+    fit_stacked(twins, x, y, [everything, everything], losses.LossSchedule(losses.build("ce", 10)),
+                TrainSettings(epochs=1, lr=3e-3, inputs="unit", precision="fp32"),
+                [torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)])
+    same = all(torch.equal(a, b) for a, b in zip(twins[0].parameters(), twins[1].parameters(),
+                                                 strict=True))
+    moved = not torch.equal(next(first.parameters()), next(initial.parameters()))
+    assert moved and same == (dropout == 0)
+
+
+def test_stacking_decision():
+    plain, bn = cnn()(), models.build("resnet32", (3, 32, 32), 10)
+    sizes = [242, 242, 243, 243, 242]
+    assert why_not_stackable(plain) is None and "BatchNorm" in why_not_stackable(bn)
+    assert use_stacking("auto", plain, torch.device("cuda"), False, sizes, 64)
+    assert not use_stacking("auto", plain, torch.device("cpu"), False, sizes, 64)  # measured slower
+    assert use_stacking("stacked", plain, torch.device("cpu"), False, sizes, 64)
+    assert not use_stacking("stacked", bn, torch.device("cuda"), False, sizes, 64)
+    assert not use_stacking("stacked", plain, torch.device("cpu"), True, sizes, 64)  # carried model
+    assert not use_stacking("sequential", plain, torch.device("cuda"), False, sizes, 64)
+    # 128 samples take 2 steps of 64, 129 take 2 (the single sample joins), 130 take 3
+    assert steps_agree([128, 129], 64) and not steps_agree([129, 130], 64)
+    assert not use_stacking("stacked", plain, torch.device("cpu"), False, [129, 130], 64)
+
+
+def test_folds_that_cannot_stack_train_one_after_another():
+    images, labels = digits(400)
+    result = cross_validate(images, labels, 10, cnn(), losses.LossSchedule(losses.build("ce", 10)),
+                            TrainSettings(epochs=1, lr=3e-3, stack="stacked"), folds=3,
+                            progress=False, cv=CrossValSettings(carry_model=True))
+    assert not any(f["stacked"] for f in result.folds)
