@@ -5,8 +5,9 @@
 
 For every record under the folder, writes ``<id>_label_issues.csv`` beside it: index,
 given_label, predicted_label, p_given (out-of-fold probability of the given label),
-label_quality (cleanlab's self-confidence score; low = likely wrong) and flagged, flagged
-rows first, lowest quality first. AUM records (detector=aum) list index, given_label, aum
+p_predicted, label_quality (cleanlab's normalized margin: p_given minus the largest other
+class's probability, rescaled to [0, 1]; low = likely wrong) and flagged, flagged rows
+first, lowest quality first. AUM records (detector=aum) list index, given_label, aum
 (area under the margin; low = likely wrong) and flagged instead, lowest AUM first.
 """
 
@@ -36,7 +37,8 @@ def label_issues(noisy_labels: np.ndarray, probabilities: np.ndarray, flagged: n
         "given_label": noisy_labels,
         "predicted_label": probs.argmax(axis=1),
         "p_given": probs[np.arange(len(noisy_labels)), noisy_labels],
-        "label_quality": get_label_quality_scores(noisy_labels, probs),
+        "p_predicted": probs.max(axis=1),
+        "label_quality": get_label_quality_scores(noisy_labels, probs, method="normalized_margin"),
         "flagged": flagged.astype(bool),
     })
     return frame.sort_values(["flagged", "label_quality"], ascending=[False, True],

@@ -34,6 +34,18 @@ class SmallCNN(nn.Sequential):
         )
 
 
+@MODELS.register("mlp")
+class MLP(nn.Sequential):
+    """A small head for feature vectors (e.g. embeddings of a pretrained network): fc
+    ``hidden``, ReLU, dropout, fc K. Ours (find-issues' feature tables; not in the paper)."""
+
+    def __init__(self, input_shape, num_classes: int, hidden: int = 256, dropout: float = 0.2):
+        if len(input_shape) != 1:
+            raise ValueError(f"mlp needs feature vectors (D,), got inputs of shape {tuple(input_shape)}")
+        super().__init__(nn.Linear(input_shape[0], hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, num_classes))
+
+
 def build(name: str, input_shape, num_classes: int, **params) -> nn.Module:
     """Build model ``name`` (one of ``MODELS.names()``) for images of ``input_shape``."""
     return MODELS.create(name, params, input_shape=tuple(input_shape), num_classes=num_classes)

@@ -1,0 +1,223 @@
+"""`robustloss find-issues` and `robustloss.find_label_issues`: a practitioner's data (an
+image folder, a feature table) with errors planted on purpose, the automatic gamma, the
+outputs, the HTML report in a real browser, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import robustloss
+from robustloss.data import load
+from robustloss.find.choose import best_values, estimate_noise_rate, parameter_for_noise
+from robustloss.find.inputs import load_user_data
+
+from .conftest import REPO
+
+CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+PLANTED = 40
+
+
+def planted_digits(seed=0):
+    """digits with PLANTED labels moved to another class; (images (N, 8, 8) uint8, labels,
+    indices of the planted errors)."""
+    data = load("digits")
+    labels = data.labels.copy()
+    rng = np.random.default_rng(seed)
+    wrong = rng.choice(len(labels), PLANTED, replace=False)
+    labels[wrong] = (labels[wrong] + rng.integers(1, 10, PLANTED)) % 10
+    return data.images.numpy()[:, 0], labels, wrong
+
+
+def write_folder(root: Path, images, labels) -> Path:
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        folder = root / CLASS_NAMES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"digit_{i:04d}.png")
+    return root
+
+
+def robustloss_cli(*args, cwd=REPO, timeout=600):
+    return subprocess.run([sys.executable, "-m", "robustloss.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """find-issues on an ImageFolder of digits with 40 planted errors (automatic gamma)."""
+    tmp = tmp_path_factory.mktemp("find")
+    images, labels, wrong = planted_digits()
+    folder = write_folder(tmp / "digits", images, labels)
+    out = tmp / "out"
+    run = robustloss_cli("find-issues", folder, "--out", out, "--review", 12, "--quiet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {"out": out, "stdout": run.stdout, "folder": folder,
+            "wrong": {f"{CLASS_NAMES[labels[i]]}/digit_{i:04d}.png" for i in wrong}}
+
+
+def test_image_folder_finds_the_planted_errors(folder_run):
+    out = folder_run["out"]
+    table = pd.read_csv(out / "label_issues.csv")
+    assert len(table) == 1797 and table["rank"].tolist() == list(range(1, 1798))
+    assert table["label_quality"].is_monotonic_increasing
+    assert set(table["given_label"]) == set(CLASS_NAMES)          # class names, not codes
+    flagged = set(table.loc[table.flagged, "sample"])
+    caught = flagged & folder_run["wrong"]
+    assert len(caught) >= 30, len(caught)                         # of 40 planted
+    assert len(caught) / len(flagged) >= 0.75                     # few clean ones flagged
+    assert len(set(table.head(PLANTED)["sample"]) & folder_run["wrong"]) >= 30
+    # no synthetic-noise metrics: the corruption of real data is unknown
+    assert "f1" not in folder_run["stdout"].lower() and "balanced" not in folder_run["stdout"].lower()
+    assert f"{len(flagged)} of 1797 flagged" in folder_run["stdout"]
+    review = pd.read_csv(out / "review.csv")
+    assert review.equals(table.head(12))
+    saved = json.loads((out / "find_issues.json").read_text())
+    assert saved["settings"]["gamma"] == "auto" and 0 < saved["loss_params"]["gamma"] <= 0.5
+    assert abs(saved["estimated_noise_rate"] - PLANTED / 1797) < 0.02   # 2.2% planted
+    assert saved["num_flagged"] == len(flagged)
+
+
+def test_the_report_renders_in_a_browser(folder_run, tmp_path):
+    """Headless chromium draws the page: the screenshot is not blank and the page states
+    the flagged count; the images are embedded (no file references)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (Debian: apt install chromium)")
+    report = folder_run["out"] / "report.html"
+    page = report.read_text()
+    assert page.count("data:image/png;base64,") == 48 and "src=\"digits/" not in page
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}"]
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,1400",
+                    report.as_uri()], capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20                                  # not a blank page
+    assert (pixels < 50).mean() > 0.05                        # the dark digit thumbnails drew
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    flagged = json.loads((folder_run["out"] / "find_issues.json").read_text())["num_flagged"]
+    assert f"{flagged} of 1797 flagged" in dom
+
+
+def test_an_output_folder_of_another_input_is_not_overwritten(folder_run, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(folder_run["folder"], other)
+    before = (folder_run["out"] / "label_issues.csv").read_bytes()
+    run = robustloss_cli("find-issues", other, "--out", folder_run["out"], timeout=120)
+    assert run.returncode == 2 and "holds the results of another input" in run.stderr
+    assert (folder_run["out"] / "label_issues.csv").read_bytes() == before
+
+
+def feature_table(tmp_path, kind: str) -> tuple[Path, set]:
+    """digits' 64 pixel values as a feature table with string labels and planted errors."""
+    images, labels, wrong = planted_digits(seed=1)
+    features = images.reshape(len(images), -1).astype(np.float32)
+    names = np.array(CLASS_NAMES, dtype=object)[labels]
+    if kind == "npy":
+        np.save(tmp_path / "features.npy", features)
+        pd.Series(names).to_csv(tmp_path / "labels.txt", index=False, header=False)
+        return tmp_path / "features.npy", set(wrong.tolist())
+    table = pd.DataFrame(features, columns=[f"f{j}" for j in range(64)]).assign(species=names)
+    path = tmp_path / f"features.{kind}"
+    table.to_csv(path, index=False) if kind == "csv" else table.to_parquet(path)
+    return path, set(wrong.tolist())
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "npy"])
+def test_feature_tables_train_an_mlp_head(tmp_path, kind):
+    path, wrong = feature_table(tmp_path, kind)
+    extra = {"labels_path": tmp_path / "labels.txt"} if kind == "npy" else {"label_column": "species"}
+    table = robustloss.find_label_issues(path, progress=False, **extra)
+    assert table.attrs["kind"] == "features" and table.attrs["class_names"] == sorted(CLASS_NAMES)
+    caught = set(table.loc[table.flagged, "index"]) & wrong
+    assert len(caught) >= 25, len(caught)                       # of 40 planted
+    assert table.flagged.sum() < 100
+
+
+def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
+    path, _ = feature_table(tmp_path, "csv")
+    fixed = robustloss.find_label_issues(path, label_column="species", gamma=0.3, progress=False)
+    assert fixed.attrs["loss_params"] == {"gamma": 0.3} and fixed.attrs["settings"]["gamma"] == 0.3
+    ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False)
+    assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
+
+
+def test_automatic_parameter_follows_the_papers_best_values():
+    """At the tabulated rates gamma / c are the paper's best (mean over MNIST and
+    Fashion-MNIST, Table 1); between them linear; outside them the nearest end."""
+    etas, gammas = best_values("blurry")
+    assert etas.tolist() == [0.1, 0.2, 0.3, 0.4]
+    assert np.all(np.diff(gammas) > 0)                                # rises with eta
+    for eta, gamma in zip(etas, gammas, strict=True):
+        assert parameter_for_noise("blurry", eta) == pytest.approx(gamma)
+    assert parameter_for_noise("blurry", 0.25) == pytest.approx(gammas[1:3].mean())
+    assert parameter_for_noise("blurry", 0.01) == pytest.approx(gammas[0])
+    assert parameter_for_noise("piecewise_zero", 0.9) == pytest.approx(best_values("piecewise_zero")[1][-1])
+    with pytest.raises(ValueError, match="automatic parameters exist for"):
+        parameter_for_noise("ce", 0.2)
+
+
+def test_noise_estimate_from_out_of_fold_probabilities():
+    """cleanlab's joint on probabilities that know the truth: 1 - trace = the planted rate."""
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 5000)
+    given = true.copy()
+    flip = rng.random(5000) < 0.2
+    given[flip] = (true[flip] + rng.integers(1, 5, flip.sum())) % 5
+    probs = np.full((5000, 5), 0.02)
+    probs[np.arange(5000), true] = 0.92
+    assert estimate_noise_rate(given, probs) == pytest.approx(flip.mean(), abs=0.01)
+
+
+def write_png(path: Path, value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unreadable", "unreadable image"),
+    ("one_class", "only one class"),
+    ("small_class", "needs at least 5 samples per class"),
+    ("no_column", "no label column 'label'"),
+    ("missing", "no such file or folder"),
+    ("npy_without_labels", "give them with --labels"),
+])
+def test_bad_inputs_fail_in_one_line_before_training(tmp_path, case, message):
+    target = tmp_path / "data"
+    if case in ("unreadable", "one_class", "small_class"):
+        for i in range(6):
+            write_png(target / "cat" / f"{i}.png", i)
+        if case != "one_class":
+            for i in range(6 if case == "unreadable" else 2):
+                write_png(target / "dog" / f"{i}.png", 200 + i)
+        if case == "unreadable":
+            (target / "dog" / "broken.png").write_bytes(b"not a png")
+    elif case == "no_column":
+        target = tmp_path / "table.csv"
+        pd.DataFrame({"x": [1.0, 2.0], "y": ["a", "b"]}).to_csv(target, index=False)
+    elif case == "npy_without_labels":
+        target = tmp_path / "f.npy"
+        np.save(target, np.zeros((10, 3), dtype=np.float32))
+    run = robustloss_cli("find-issues", target, "--out", tmp_path / "out", timeout=120)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("robustloss: error:") and message in lines[0]
+    assert "Traceback" not in run.stderr and "pass 1" not in run.stderr   # nothing trained
+
+
+def test_load_user_data_resizes_mixed_image_sizes(tmp_path):
+    for i, size in enumerate([(8, 8), (20, 12), (40, 40)]):
+        path = tmp_path / ("a" if i % 2 else "b") / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", size, (i * 60, 0, 0)).save(path)
+    data = load_user_data(tmp_path)
+    assert tuple(data.inputs.shape) == (3, 3, 32, 32) and data.class_names == ["a", "b"]
+    assert tuple(load_user_data(tmp_path, image_size=16).inputs.shape) == (3, 3, 16, 16)
