@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from robustloss.errors import check_choice
 from robustloss.losses import LossSchedule
