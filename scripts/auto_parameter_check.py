@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,43 +60,55 @@ def main() -> None:
         for line in cache_path.read_text().splitlines():
             row = json.loads(line)
             done[row["key"]] = row
-    settings = FindSettings()
-    device = resolve_device(settings.device)
+    device = resolve_device("auto")
     for dataset in args.datasets.split(","):
         subset = None if dataset == "digits" else args.subset
         for rate in map(float, args.rates.split(",")):
             for seed in map(int, args.seeds.split(",")):
-                data, corrupted = planted(dataset, subset, rate, seed)
-                run = FindSettings(seed=seed)
-                make_model = model_for(data)
-
-                def cached(loss, params, extra=None, data=data, corrupted=corrupted, run=run,
-                           make_model=make_model, rate=rate, seed=seed, dataset=dataset):
-                    key = json.dumps([dataset, subset, rate, seed, loss, params], sort_keys=True)
-                    if key not in done:
-                        start = time.perf_counter()
-                        probs = out_of_fold(data, run, loss, params, make_model, device, False)
-                        scores = detection_scores(confident_learning(data.labels, probs), corrupted)
-                        row = {"key": key, "dataset": dataset, "subset": subset, "rate": rate,
-                               "seed": seed, "loss": loss, "params": params, "f1": scores["f1"],
-                               "seconds": time.perf_counter() - start, **(extra(probs) if extra else {})}
-                        with cache_path.open("a") as handle:
-                            handle.write(json.dumps(row) + "\n")
-                        done[key] = row
-                        print(f"{dataset} eta={rate} seed={seed} {loss} {params}: "
-                              f"F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)
-                    return done[key]
-
-                ce = cached("ce", {}, lambda p, d=data: {"eta_hat": estimate_noise_rate(d.labels, p)})
+                case = Case(dataset, subset, rate, seed, *planted(dataset, subset, rate, seed))
+                ce = measure(case, "ce", {}, done, cache_path, device)
                 for loss in args.losses.split(","):
                     name = "gamma" if loss == "blurry" else "c"
                     for value in GRIDS[loss]:
-                        cached(loss, {name: value})
-                    auto = run.loss_params(ce["eta_hat"])
-                    row = cached(loss, auto)
+                        measure(case, loss, {name: value}, done, cache_path, device)
+                    auto = FindSettings(loss=loss, seed=seed).loss_params(ce["eta_hat"])
+                    row = measure(case, loss, auto, done, cache_path, device)
                     done[f"auto {dataset} {rate} {seed} {loss}"] = {**row, "auto": True,
                                                                      "eta_hat": ce["eta_hat"]}
     summarise(done, out)
+
+
+@dataclass
+class Case:
+    dataset: str
+    subset: int | None
+    rate: float
+    seed: int
+    data: UserData
+    corrupted: np.ndarray
+
+
+def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
+    """F1 of one cross-validated pass (from the cache when it ran before); a cross-entropy
+    pass also records cleanlab's noise estimate."""
+    key = json.dumps([case.dataset, case.subset, case.rate, case.seed, loss, params], sort_keys=True)
+    if key in done:
+        return done[key]
+    start = time.perf_counter()
+    settings = FindSettings(seed=case.seed)
+    probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
+    scores = detection_scores(confident_learning(case.data.labels, probs), case.corrupted)
+    row = {"key": key, "dataset": case.dataset, "subset": case.subset, "rate": case.rate,
+           "seed": case.seed, "loss": loss, "params": params, "f1": scores["f1"],
+           "seconds": time.perf_counter() - start}
+    if loss == "ce":
+        row["eta_hat"] = estimate_noise_rate(case.data.labels, probs)
+    with cache_path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    done[key] = row
+    print(f"{case.dataset} eta={case.rate} seed={case.seed} {loss} {params}: F1 {row['f1']:.4f} "
+          f"({row['seconds']:.0f} s)", flush=True)
+    return row
 
 
 def summarise(done: dict, out: Path) -> None:
