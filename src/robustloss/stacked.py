@@ -33,7 +33,15 @@ from robustloss.augment import augment_batch
 from robustloss.errors import check_choice
 from robustloss.losses import LossSchedule
 from robustloss.precision import Precision, resolve_precision
-from robustloss.train import STACK_CHOICES, BatchHook, InputTransform, TrainSettings, batches, make_optimizer
+from robustloss.train import (
+    STACK_CHOICES,
+    BatchHook,
+    InputTransform,
+    TrainSettings,
+    batches,
+    make_optimizer,
+    step,
+)
 
 
 def why_not_stackable(model: nn.Module) -> str | None:
@@ -112,11 +120,11 @@ def fit_stacked(
         loss_fn = schedule.for_epoch(epoch)
         plans = step_plan(sizes, settings, generators, device)
         totals = torch.zeros(len(models), device=device)
-        for step in zip(*plans, strict=True):
-            width = max(len(idx) for idx in step)
-            local = torch.stack([pad(idx, width) for idx in step])           # (M, B)
+        for batch in zip(*plans, strict=True):
+            width = max(len(idx) for idx in batch)
+            local = torch.stack([pad(idx, width) for idx in batch])           # (M, B)
             weight = torch.stack([(torch.arange(width, device=device) < len(idx)).float()
-                                  for idx in step])
+                                  for idx in batch])
             rows = torch.stack([train_indices[m][local[m]] for m in range(len(models))])
             x = torch.stack([augment_batch(transforms[m](images[rows[m]]), settings.augment)
                              for m in range(len(models))])
@@ -126,22 +134,15 @@ def fit_stacked(
             for m, hook in enumerate(hooks):
                 if hook is not None:
                     with torch.no_grad():
-                        n = len(step[m])
-                        hook(epoch, step[m], logits[m, :n].detach().float(), y[m, :n])
+                        n = len(batch[m])
+                        hook(epoch, batch[m], logits[m, :n].detach().float(), y[m, :n])
             per_sample = loss_fn(logits.flatten(0, 1), y.flatten()).view_as(weight)
             per_model = (per_sample * weight).sum(1) / weight.sum(1)
             if loss_fn.l1_weight:  # each model's own L1 norm
                 per_model = per_model + loss_fn.l1_weight * sum(
                     p.abs().flatten(1).sum(1) for p in params.values())
             loss = per_model.sum()
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            step(loss, optimizer, scaler)
             totals += per_model.detach() * weight.sum(1)
         scheduler.step()
         if on_epoch_end is not None:

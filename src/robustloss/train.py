@@ -126,6 +126,19 @@ def make_optimizer(params: nn.Module | Iterable[torch.Tensor],
                             fused=fused)
 
 
+def step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+         scaler: torch.amp.GradScaler | None) -> None:
+    """One optimiser step on ``loss`` (scaled first when float16 training has a GradScaler)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
 def batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     """Consecutive slices of ``order``; a last batch of a single sample joins the one before
     (BatchNorm cannot train on one sample, and the ``aum`` package breaks on it)."""
@@ -177,14 +190,7 @@ def fit(
             loss = loss_fn(logits, labels[idx]).mean()
             if loss_fn.l1_weight:
                 loss = loss + loss_fn.l1_weight * sum(p.abs().sum() for p in params)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            step(loss, optimizer, scaler)
             total += loss.detach() * len(idx)
         scheduler.step()
         if on_epoch_end is not None:
