@@ -56,3 +56,10 @@ def test_detection_scores_on_a_hand_counted_case():
 def test_accuracy_is_argmax_agreement():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     assert accuracy(probs, np.array([0, 1, 1])) == pytest.approx(2 / 3)
+
+
+def test_no_known_corruption_scores_nothing():
+    """Labels as given (no planted or human-known errors): no F1 of 0, only the count."""
+    s = detection_scores(np.array([True, False, True]), np.zeros(3, dtype=bool))
+    assert np.isnan(s["f1"]) and np.isnan(s["balanced_accuracy"]) and np.isnan(s["precision"])
+    assert (s["n_flagged"], s["n_corrupted"]) == (2, 0)

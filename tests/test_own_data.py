@@ -34,6 +34,12 @@ def test_own_labels_are_checked_and_the_planted_errors_come_first(tmp_path, own_
          "loss=blurry", f"results_dir={results}", f"hydra.run.dir={tmp_path / 'h'}",
          "progress=false"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    # the labels as given have no known corruption: a count, not "F1 0.0000"
+    log = run.stdout + run.stderr
+    assert "of 1797 flagged (no known corruption" in log and "F1 0.0" not in log
+    tables = subprocess.run([sys.executable, "-m", "robustloss.tables", str(results)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert tables.returncode == 2 and "no known label corruption" in tables.stderr
     out = subprocess.run([sys.executable, "-m", "robustloss.label_issues", str(results)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

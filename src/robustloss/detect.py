@@ -76,3 +76,6 @@ def check_detector_params(name: str, params: dict) -> None:
 def detect(name: str, labels: np.ndarray, pred_probs: np.ndarray, **params) -> np.ndarray:
     """Run detector ``name`` (one of ``DETECTORS.names()``); returns bool (N,) flags."""
     return np.asarray(DETECTORS.get(name)(labels, pred_probs, **params), dtype=bool)
+
+
+from robustloss import aum_detector  # noqa: E402,F401  (registers detector "aum")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score
 
@@ -13,6 +15,9 @@ def detection_scores(flagged: np.ndarray, corrupted: np.ndarray) -> dict[str, fl
     if flagged.shape != corrupted.shape:
         raise ValueError(f"flagged {flagged.shape} and corrupted {corrupted.shape} differ")
     both_classes = corrupted.any() and not corrupted.all()
+    if not corrupted.any():  # no known corruption (your own data as given): nothing to score
+        return {"precision": math.nan, "recall": math.nan, "f1": math.nan,
+                "balanced_accuracy": math.nan, "n_flagged": int(flagged.sum()), "n_corrupted": 0}
     return {
         "precision": float(precision_score(corrupted, flagged, zero_division=0)),
         "recall": float(recall_score(corrupted, flagged, zero_division=0)),

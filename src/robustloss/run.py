@@ -54,8 +54,13 @@ def experiment(cfg: DictConfig) -> dict:
     record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
     m = record["metrics"]
     status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"
-    log.info("%s [%s] %s: F1 %.4f, balanced accuracy %.4f", describe(settings), record["id"],
-             status, m["f1"], m["balanced_accuracy"])
+    if m.get("n_corrupted", 1) == 0:  # the labels as given, no known corruption: no F1
+        log.info("%s [%s] %s: %d of %d flagged (no known corruption to score against)",
+                 describe(settings), record["id"], status, m["n_flagged"],
+                 record["data"]["num_judged"])
+    else:
+        log.info("%s [%s] %s: F1 %.4f, balanced accuracy %.4f", describe(settings), record["id"],
+                 status, m["f1"], m["balanced_accuracy"])
     return {"id": record["id"], "ran": ran, "f1": m["f1"],
             "balanced_accuracy": m["balanced_accuracy"]}
 

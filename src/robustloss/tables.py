@@ -159,7 +159,12 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     """Write CSV / Markdown / LaTeX tables for every detector and metric, and records.csv (one
     row per record); return the Markdown. ``paper``: add the paper's value, the difference,
     and † where we are outside the paper's +-2 sigma."""
-    records = find_records(results_dir)
+    found = find_records(results_dir)
+    records = [r for r in found if r["metrics"].get("n_corrupted", 1) > 0]
+    if found and not records:
+        raise UserError(f"the records under {results_dir} have no known label corruption "
+                        "(noise.rate=0 on labels as given): nothing to score; list what they "
+                        f"flag with `python -m robustloss.label_issues {results_dir}`")
     frame = records_frame(records)
     if frame.empty:
         raise UserError(f"no records found under {results_dir}")
