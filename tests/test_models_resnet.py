@@ -33,14 +33,23 @@ def test_output_shape_and_parameter_count(name, shape, classes):
     assert count_parameters(model) == PARAMETER_COUNTS[(name, shape, classes)]
 
 
-@pytest.mark.parametrize("name", MODELS.names())
-@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
-def test_every_model_trains_one_step_on_grey_and_colour_images(name, shape):
+IMAGE_MODELS = [name for name in MODELS.names() if name != "mlp"]
+
+
+@pytest.mark.parametrize("name, shape", [(name, shape) for name in IMAGE_MODELS
+                                         for shape in [(1, 28, 28), (3, 32, 32)]]
+                         + [("mlp", (64,))])
+def test_every_model_trains_one_step_on_its_inputs(name, shape):
     torch.manual_seed(0)
     model = build(name, shape, 7)
     loss = nn.functional.cross_entropy(model(torch.rand(4, *shape)), torch.arange(4))
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_mlp_refuses_images():
+    with pytest.raises(ValueError, match="mlp needs feature vectors"):
+        build("mlp", (1, 28, 28), 10)
 
 
 def test_resnet34_cifar_replaces_stem_and_head():

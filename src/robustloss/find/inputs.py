@@ -28,7 +28,7 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy")
 class UserData:
     """inputs: uint8 images (N, C, H, W) or float32 features (N, D); labels: int64 (N,) in
     [0, K); class_names: K names; sample_names: N names (file paths relative to the folder,
-    or row numbers); source: what was read; kind: "images" or "features"."""
+    "image i" in an .npz, "row i" in a table); source: what was read; kind: "images" or "features"."""
 
     inputs: torch.Tensor
     labels: np.ndarray
@@ -132,7 +132,7 @@ def read_npz(path: Path) -> UserData:
     if names is not None and len(names) != data.num_classes:
         raise ValueError(f"{path}: 'class_names' has {len(names)} names for {data.num_classes} classes")
     names = names or [str(k) for k in range(data.num_classes)]
-    return UserData(data.images, data.labels, names, [str(i) for i in range(len(data))],
+    return UserData(data.images, data.labels, names, [f"image {i}" for i in range(len(data))],
                     str(path), "images")
 
 
@@ -150,7 +150,7 @@ def read_feature_table(path: Path, label_column: str = "label",
         raw_labels = read_label_file(Path(labels_path))
         if len(raw_labels) != len(features):
             raise ValueError(f"{labels_path}: {len(raw_labels)} labels for {len(features)} rows of {path}")
-        names = [str(i) for i in range(len(features))]
+        names = [f"row {i}" for i in range(len(features))]
     else:
         try:
             table = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
@@ -163,7 +163,7 @@ def read_feature_table(path: Path, label_column: str = "label",
         numeric = table.select_dtypes("number")
         if numeric.shape[1] == 0:
             raise ValueError(f"{path}: no numeric feature columns besides {label_column!r}")
-        names = [str(i) for i in table.index]
+        names = [f"row {i}" for i in table.index]
         features = numeric.to_numpy()
     features = np.array(features, dtype=np.float32)  # a writable copy
     if not np.isfinite(features).all():
