@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint tables clean-demo bench \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures figures \
-	fidelity-effects
+	fidelity-effects find-issues-checks
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default result
 
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py
+
+find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human review; automatic gamma/c vs best grid (needs ROBUSTLOSS_DATA)
+	$(PY) scripts/mnist_test_set_check.py
+	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2
+	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 1000 --seeds 0 --losses blurry
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(PY) scripts/bench.py
