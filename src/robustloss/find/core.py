@@ -25,6 +25,7 @@ from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_
 from robustloss.find.inputs import UserData, check_classes, load_user_data
 from robustloss.label_issues import label_issues
 from robustloss.provenance import resolve_device
+from robustloss.settings import DEFAULT_DELAY
 from robustloss.train import TrainSettings
 
 log = logging.getLogger("robustloss.find")
@@ -102,7 +103,8 @@ def standardised(features: torch.Tensor) -> torch.Tensor:
 def out_of_fold(data: UserData, settings: FindSettings, loss: str, params: dict,
                 make_model, device, progress: bool) -> np.ndarray:
     inputs = data.inputs if data.kind == "images" else standardised(data.inputs)
-    schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params))
+    schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params),
+                                   DEFAULT_DELAY.get(loss, 0))  # the paper's CE warm-up (PZ: 1)
     result = cross_validate(inputs, data.labels, data.num_classes, make_model, schedule,
                             settings.train_settings(data.kind), folds=settings.folds,
                             seed=settings.seed, device=device, progress=progress)

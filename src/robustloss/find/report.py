@@ -45,16 +45,15 @@ def flagged_per_class(table: pd.DataFrame, class_names: list[str]) -> pd.DataFra
     counts = table.groupby("given_label").agg(samples=("flagged", "size"), flagged=("flagged", "sum"))
     counts = counts.reindex(class_names, fill_value=0)
     counts["flagged %"] = (100 * counts.flagged / counts.samples.clip(lower=1)).round(1)
-    counts.index.name = "given class"
-    return counts
+    return counts.rename_axis(index=None, columns="given class")
 
 
-def confusion(table: pd.DataFrame) -> pd.DataFrame:
-    """Flagged samples: rows = given class, columns = suggested class."""
+def confusion(table: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """Flagged samples: rows = given class, columns = suggested class (every class)."""
     flagged = table[table.flagged]
     frame = pd.crosstab(flagged.given_label, flagged.suggested_label)
-    frame.index.name, frame.columns.name = "given \\ suggested", None
-    return frame
+    frame = frame.reindex(index=class_names, columns=class_names, fill_value=0)
+    return frame.rename_axis(index=None, columns="given \\ suggested")
 
 
 def review_cells(table: pd.DataFrame, inputs: torch.Tensor | None, review: int) -> str:
@@ -105,7 +104,7 @@ precision or recall here: look at the samples.</p>
 <h2>Flagged per given class</h2>
 {flagged_per_class(table, attrs['class_names']).to_html()}
 <h2>Flagged samples: given class (rows) vs suggested class (columns)</h2>
-{confusion(table).to_html() if attrs['num_flagged'] else '<p>none flagged</p>'}
+{confusion(table, attrs['class_names']).to_html() if attrs['num_flagged'] else '<p>none flagged</p>'}
 """
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>robustloss: "
             f"{html.escape(summary_line(table))}</title><style>{STYLE}</style></head>"
