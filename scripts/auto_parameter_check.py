@@ -117,8 +117,11 @@ def summarise(done: dict, out: Path) -> None:
     rows["value"] = rows.params.map(lambda p: next(iter(p.values())))
     lines = []
     for (dataset, rate, loss), group in rows.groupby(["dataset", "rate", "loss"]):
-        grid = group[~group.auto].groupby("value").f1.mean()
+        on_grid = ~group.auto & group.value.isin(GRIDS[loss])  # auto values off the grid left out
+        grid = group[on_grid].groupby("value").f1.mean()
         auto = group[group.auto]
+        if auto.empty:  # cached passes of a case this run did not ask for
+            continue
         lines.append({
             "dataset": dataset, "eta": rate, "loss": loss, "seeds": auto.seed.nunique(),
             "eta_hat": auto.eta_hat.mean(), "auto value": auto.value.mean(),
