@@ -4,32 +4,54 @@ CE, Blurry Loss and Piecewise-Zero over five seeds."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 
 from robustloss.experiment import ExperimentSettings, run_experiment
 
 SEEDS = range(5)
+LOSSES = {"ce": {"name": "ce"}, "blurry": {"name": "blurry", "gamma": 0.4},
+          "piecewise_zero": {"name": "piecewise_zero", "c": 0.05}}
+PRECISIONS = ("fp32", "bf16")
 
 
-def f1_over_seeds(loss: dict, precision: str) -> np.ndarray:
-    scores = []
-    for seed in SEEDS:
-        settings = ExperimentSettings.from_dict({
-            "dataset": {"name": "digits"}, "loss": loss, "model": {"name": "small_cnn"},
-            "detector": {"name": "confident_learning"},
-            "noise": {"rate": 0.2}, "seed": seed,
-            "train": {"lr": 3e-3, "inputs": "unit", "precision": precision, "stack": "stacked"}})
-        record, _ = run_experiment(settings, progress=False)
-        scores.append(record["metrics"]["f1"])
-    return np.array(scores)
+def f1_of(loss: str, precision: str, seed: int) -> float:
+    settings = ExperimentSettings.from_dict({
+        "dataset": {"name": "digits"}, "loss": LOSSES[loss], "model": {"name": "small_cnn"},
+        "detector": {"name": "confident_learning"}, "noise": {"rate": 0.2}, "seed": seed,
+        "train": {"lr": 3e-3, "inputs": "unit", "precision": precision, "stack": "stacked"}})
+    record, _ = run_experiment(settings, progress=False)
+    return record["metrics"]["f1"]
 
 
-@pytest.mark.parametrize("loss", [{"name": "ce"}, {"name": "blurry", "gamma": 0.4},
-                                  {"name": "piecewise_zero", "c": 0.05}],
-                         ids=lambda c: c["name"])
-def test_bf16_f1_equals_fp32_f1_within_seed_noise(loss):
-    fp32, bf16 = f1_over_seeds(loss, "fp32"), f1_over_seeds(loss, "bf16")
+def one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def f1_scores() -> dict:
+    """(loss, precision) -> F1 per seed; the 30 experiments spread over the CPU's cores,
+    one thread each (the numbers do not depend on how they are scheduled)."""
+    jobs = [(loss, precision, seed) for loss in LOSSES for precision in PRECISIONS for seed in SEEDS]
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=one_thread) as pool:
+        scores = list(pool.map(f1_of, *zip(*jobs, strict=True)))
+    table = {}
+    for (loss, precision, _), score in zip(jobs, scores, strict=True):
+        table.setdefault((loss, precision), []).append(score)
+    return {key: np.array(values) for key, values in table.items()}
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_bf16_f1_equals_fp32_f1_within_seed_noise(f1_scores, loss):
+    fp32, bf16 = f1_scores[(loss, "fp32")], f1_scores[(loss, "bf16")]
     # The two means may differ by two standard errors of their difference (the seeds are
     # paired: same noise, folds and initialisation), with a floor of 0.005 F1 for losses
     # whose F1 hardly moves between seeds.
