@@ -23,7 +23,7 @@ import pandas as pd
 
 from robustloss.data import load
 from robustloss.detect import confident_learning
-from robustloss.find.choose import estimate_noise_rate
+from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
 from robustloss.metrics import detection_scores
@@ -68,7 +68,7 @@ def main() -> None:
                 case = Case(dataset, subset, rate, seed, *planted(dataset, subset, rate, seed))
                 ce = measure(case, "ce", {}, done, cache_path, device)
                 for loss in args.losses.split(","):
-                    name = "gamma" if loss == "blurry" else "c"
+                    name = PARAMETER_OF[loss]
                     for value in GRIDS[loss]:
                         measure(case, loss, {name: value}, done, cache_path, device)
                     auto = FindSettings(loss=loss, seed=seed).loss_params(ce["eta_hat"])

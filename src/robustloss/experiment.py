@@ -151,8 +151,8 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     t0 = time.perf_counter() - p.seconds
     t_loaded = time.perf_counter()
     result = judge(settings, data, make_model, schedule, device, progress, cache_dir)
-    precision = resolve_precision(settings.train.precision, device)
     t_judged = time.perf_counter()
+    precision = resolve_precision(settings.train.precision, device)
 
     scored = result.judged
     metrics = detection_scores(result.flagged[scored], result.corrupted[scored])

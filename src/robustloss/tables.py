@@ -18,16 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from robustloss.errors import UserError, cli
-from robustloss.paper import attach_published
+from robustloss.paper import LOSS_COLUMNS, attach_published
 from robustloss.records import find_records
 
 log = logging.getLogger(__name__)
 
-COLUMNS = {  # loss name -> (paper column, swept parameter)
-    "ce": ("CE", None), "focal": ("FL", None), "gce": ("GCE", None),
-    "anl_ce": ("ANL-CE", None), "anl_fl": ("ANL-FL", None),
-    "blurry": ("BL", "gamma"), "piecewise_zero": ("PZ", "c"),
-}
+COLUMNS = LOSS_COLUMNS  # loss name -> (paper column, swept parameter)
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
 SYMBOLS = {"gamma": "γ", "c": "c", "q": "q", "delay": "d"}
 LATEX = {"±": r"$\pm$", "γ": r"$\gamma$", "Δ": r"$\Delta$", "·": r"$\cdot$", "†": r"$^\dagger$",

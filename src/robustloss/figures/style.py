@@ -10,24 +10,25 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from robustloss.paper import LOSS_COLUMNS  # noqa: E402
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 CLEAN, CORRUPTED = "#009E73", "#D55E00"   # green / vermillion (the paper: green / red)
-LOSS_LABELS = {"ce": "CE", "focal": "FL", "gce": "GCE", "anl_ce": "ANL-CE", "anl_fl": "ANL-FL",
-               "blurry": "BL", "piecewise_zero": "PZ"}
-SWEPT = {"blurry": ("gamma", "γ"), "piecewise_zero": ("c", "c")}  # loss -> (parameter, symbol)
+LOSS_LABELS = {loss: column for loss, (column, _) in LOSS_COLUMNS.items()}
+SYMBOLS = {"gamma": "γ", "c": "c"}
 
 
 def swept_params(row) -> dict[str, float]:
     """The swept parameter of a record row's loss ({} for losses without one)."""
-    name = SWEPT.get(row["loss"], (None,))[0]
+    name = LOSS_COLUMNS.get(row["loss"], (None, None))[1]
     return {name: row[name]} if name else {}
 
 
 def loss_label(row, delay: bool = False) -> str:
     """``BL (γ=0.4)``, ``PZ (c=0.05)`` (with ``delay``: ``PZ (c=0.05, d=1)``), ``CE``."""
-    parts = [f"{SWEPT[row['loss']][1]}={value:g}" for value in swept_params(row).values()]
-    if delay and row["loss"] in SWEPT and row["loss"] != "blurry":
+    parts = [f"{SYMBOLS[name]}={value:g}" for name, value in swept_params(row).items()]
+    if delay and row["loss"] == "piecewise_zero":
         parts.append(f"d={row['delay']}")
     label = LOSS_LABELS[row["loss"]]
     return f"{label} ({', '.join(parts)})" if parts else label

@@ -8,7 +8,7 @@ eta = 1 - its trace), then read gamma / c off the paper's best values at that et
 averaged over MNIST and Fashion-MNIST (the datasets closest to what a small network trains
 on here), interpolated linearly between the tabulated eta = 0.1 ... 0.4 and held constant
 outside them. The gap this leaves to the best grid value in hindsight is measured by
-``scripts/auto_parameter_check.py`` (README: "Choosing gamma and c").
+``scripts/auto_parameter_check.py`` (README: "How good is the automatic γ?").
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import functools
 
 import numpy as np
 
-from robustloss.paper import published
+from robustloss.paper import LOSS_COLUMNS, published
 
 # The paper's datasets the relation is read from (its Table 1 rows).
 RELATION_DATASETS = ("MNIST", "Fashion-MNIST")
-PARAMETER_OF = {"blurry": ("gamma", "BL"), "piecewise_zero": ("c", "PZ")}
+# loss -> the parameter chosen for it: the losses whose parameter the paper's tables sweep
+PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if param}
 
 
 def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
@@ -36,7 +37,7 @@ def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
 @functools.cache
 def best_values(loss: str) -> tuple[np.ndarray, np.ndarray]:
     """(eta, mean best parameter) over RELATION_DATASETS from the paper's Table 1."""
-    param, column = PARAMETER_OF[loss]
+    column, param = LOSS_COLUMNS[loss]
     rows = published()
     rows = rows[(rows.table == "table1_f1") & (rows.loss == column)
                 & rows.dataset.isin(RELATION_DATASETS) & (rows.param == param)]

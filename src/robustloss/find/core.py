@@ -67,13 +67,13 @@ class FindSettings:
         """The loss's parameters, with 'auto' resolved for corruption rate ``eta``."""
         if self.loss not in PARAMETER_OF:
             return {}
-        name = PARAMETER_OF[self.loss][0]
+        name = PARAMETER_OF[self.loss]
         value = getattr(self, name)
         return {name: parameter_for_noise(self.loss, eta) if value == AUTO else float(value)}
 
     @property
     def needs_noise_estimate(self) -> bool:
-        return self.loss in PARAMETER_OF and getattr(self, PARAMETER_OF[self.loss][0]) == AUTO
+        return self.loss in PARAMETER_OF and getattr(self, PARAMETER_OF[self.loss]) == AUTO
 
     def train_settings(self, kind: str) -> TrainSettings:
         images = kind == "images"

@@ -15,6 +15,12 @@ DATASET_LABELS = {
     "cifar10n_aggregate": "CIFAR-10N eta~0.1 (aggregate)",
     "cifar10n_worst": "CIFAR-10N eta~0.4 (worst)", "cifar100n": "CIFAR-100N eta~0.4 (noisy fine)",
 }
+# our loss name -> (the paper's column label, the parameter its tables sweep)
+LOSS_COLUMNS = {
+    "ce": ("CE", None), "focal": ("FL", None), "gce": ("GCE", None),
+    "anl_ce": ("ANL-CE", None), "anl_fl": ("ANL-FL", None),
+    "blurry": ("BL", "gamma"), "piecewise_zero": ("PZ", "c"),
+}
 # (table prefix in the csv) -> (metric, detector)
 TABLES = {
     "table1_f1": ("f1", "confident_learning"),
