@@ -64,12 +64,11 @@ def use_stacking(choice: str, model: nn.Module, device: torch.device, carry_mode
 
 
 def step_plan(sizes: Sequence[int], settings: TrainSettings,
-              generators: Sequence[torch.Generator], device) -> list[list[torch.Tensor]] | None:
+              generators: Sequence[torch.Generator], device) -> list[list[torch.Tensor]]:
     """One epoch's batches per model (each model's order from its own generator, exactly as
-    train.fit draws it); None when the models would take different numbers of steps."""
-    plans = [batches(torch.randperm(n, generator=g).to(device), settings.batch_size)
-             for n, g in zip(sizes, generators, strict=True)]
-    return plans if len({len(p) for p in plans}) == 1 else None
+    train.fit draws it); fit_stacked has checked that they take equally many steps."""
+    return [batches(torch.randperm(n, generator=g).to(device), settings.batch_size)
+            for n, g in zip(sizes, generators, strict=True)]
 
 
 def steps_agree(sizes: Sequence[int], batch_size: int) -> bool:
