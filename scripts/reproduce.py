@@ -30,7 +30,7 @@ from robustloss.records import check_writable
 from robustloss.sweeps import pending_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("table1", "table3", "table4", "table5")
+TABLES = ("table1", "table3", "table4", "table5", "noise_kinds")
 # the sweeps behind the figures: 3-4 (CL grids), 2 and 7 (dynamics), 5 (delays), 6 (AUM)
 FIGURE_SWEEPS = ("fig_grid", "fig2", "fig5", "table5")
 
@@ -72,6 +72,12 @@ def family_commands(table: str, sweep, args, datasets: list[str], results: str) 
                f"seed=range(0,{seeds})", f"results_dir={results}", "progress=false"]
         if rates:
             cmd.append(f"noise.rate={rates}")
+        kinds = args.kinds or ",".join(sweep.get("kinds") or [])
+        if kinds:
+            cmd.append(f"noise={kinds}")
+        detectors = args.detectors or ",".join(sweep.get("detectors") or [])
+        if detectors:
+            cmd.append(f"detector={detectors}")
         cmd += [f"{key}={','.join(map(str, values))}" for key, values in grid.items()]
         if args.smoke:
             cmd += list(sweep.smoke.overrides)
@@ -125,6 +131,8 @@ def main() -> int:
     parser.add_argument("--datasets", help="comma list (default: the table's)")
     parser.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
     parser.add_argument("--rates", help="comma list of eta (default: 0.1,0.2,0.3,0.4)")
+    parser.add_argument("--kinds", help="comma list of noise kinds (noise_kinds; default: the sweep's)")
+    parser.add_argument("--detectors", help="comma list of detectors (default: the sweep's)")
     parser.add_argument("--gammas", help="comma list: BL gamma grid")
     parser.add_argument("--cs", help="comma list: PZ c grid")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the chain")

@@ -26,7 +26,7 @@ from robustloss.dynamics import DYNAMICS_LEVELS, check_level
 from robustloss.errors import as_user_errors, check_choice
 from robustloss.judge import judge
 from robustloss.metrics import detection_scores
-from robustloss.noise import NOISE_MODES
+from robustloss.noise import check_noise, transition_counts
 from robustloss.precision import resolve_precision
 from robustloss.provenance import describe_device, git_commit, package_versions, resolve_device
 from robustloss.records import CorruptRecordError, RecordStore, check_writable
@@ -48,7 +48,6 @@ def validate(settings: ExperimentSettings) -> None:
     datasets.DATASETS.get(settings.dataset.name)
     models.MODELS.get(settings.model.name)
     check_detector_params(settings.detector.name, settings.detector.params)
-    check_choice("noise.mode", settings.noise.mode, NOISE_MODES)
     losses.LossSchedule(losses.build(settings.loss.name, 2, **settings.loss.params), settings.loss.delay)
     check_choice("protocol", settings.protocol, PROTOCOLS)
     if evidence_of(settings.detector.name) == "training_runs" and settings.protocol != "crossval":
@@ -82,6 +81,16 @@ def authors_code_behaviours(settings: ExperimentSettings) -> dict[str, bool]:
         "model_carried_over_folds": settings.cv.carry_model,
         "fp16_amp_grad_scaler": settings.train.precision == "fp16",
     }
+
+
+def check_noise_fits(noise, dataset: str, data: datasets.LabelledData) -> None:
+    """The noise kind can be generated for this dataset (asymmetric needs its class map);
+    a dataset with human labels takes no synthetic noise of another kind."""
+    if data.given_labels is not None and noise.kind != "symmetric":
+        raise ValueError(f"noise.kind={noise.kind}: dataset {dataset!r} ships human labels, "
+                         "which replace synthetic noise; use another dataset or noise=symmetric")
+    check_noise(noise.kind, noise.rate, noise.mode, dataset, data.num_classes, noise.flips,
+                noise.spread)
 
 
 def _fingerprint(data: datasets.LabelledData) -> str:
@@ -127,6 +136,7 @@ def prepare(settings: ExperimentSettings) -> Prepared:
                                 **settings.model.params)
 
         check_model(make_model, input_shape, data.num_classes, settings.detector.name)
+        check_noise_fits(settings.noise, settings.dataset.name, data)
         if evidence_of(settings.detector.name) == "training_runs":  # the plan fits the data
             DETECTORS.create(settings.detector.name, settings.detector.params).check(
                 len(data), data.num_classes, settings.train.epochs)
@@ -164,7 +174,11 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
         "metrics": metrics,
         "authors_code_behaviours": authors_code_behaviours(settings),
         "noise": {"source": "synthetic" if data.given_labels is None else "human",
-                  "rate_realised": float(result.corrupted.mean())},
+                  "kind": settings.noise.kind if data.given_labels is None else "human",
+                  "rate_realised": float(result.corrupted.mean()),
+                  # rows: given label, columns: true label, over every row
+                  "transitions": transition_counts(result.noisy, result.true,
+                                                   data.num_classes).tolist()},
         "folds": result.runs,
         "dynamics": settings.dynamics,
         "timings": {

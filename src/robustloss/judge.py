@@ -24,7 +24,7 @@ from robustloss.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.detect import DETECTORS, detect, evidence_of
 from robustloss.dynamics import DynamicsRecorder, stack_runs
 from robustloss.metrics import accuracy, separation
-from robustloss.noise import corrupt_labels
+from robustloss.noise import corrupt
 from robustloss.records import atomic_write, record_id
 
 
@@ -48,13 +48,16 @@ class Judgement:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def noisy_labels(settings, labels, given, num_classes):
-    """(noisy (n,), corrupted (n,)): human labels where the dataset ships them, else synthetic."""
+def noisy_labels(settings, labels, given, num_classes, images=None, device="cpu"):
+    """(noisy (n,), corrupted (n,)): human labels where the dataset ships them, else synthetic
+    noise of ``settings.noise`` (``images``: the samples the labels belong to)."""
     if given is not None:
         noisy = given.astype(np.int64)
         return noisy, noisy != labels
-    return corrupt_labels(labels, num_classes, settings.noise.rate, settings.seed,
-                          settings.noise.mode)
+    noise = settings.noise
+    return corrupt(noise.kind, labels, num_classes, noise.rate, settings.seed, noise.mode,
+                   dataset=settings.dataset.name, images=images, flips=noise.flips,
+                   spread=noise.spread, device=device)
 
 
 def _test_set_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
@@ -80,13 +83,15 @@ def _test_set_probabilities(settings, data, make_model, schedule, device, progre
 def _by_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
     recorders: list[DynamicsRecorder] = []
     if settings.protocol == "test_set":  # prepare() checked that the test split exists
-        noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes)
+        noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes,
+                                        data.test_images, device)
         true = data.test_labels
         probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,
                                                progress, cache_dir)
         fold_of, runs = np.zeros(len(noisy), dtype=np.int64), [stats]
     else:
-        noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
+        noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
+                                        data.images, device)
         true = data.labels
 
         def batch_hook(k, train_idx):
@@ -112,7 +117,8 @@ def _by_probabilities(settings, data, make_model, schedule, device, progress, ca
 
 def _by_training_runs(settings, data, make_model, schedule, device, progress):
     aum_settings = DETECTORS.create(settings.detector.name, settings.detector.params)
-    noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes)
+    noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
+                                    data.images, device)
     evidence = aum_detector.train_runs(
         data.images, noisy, data.num_classes, make_model, schedule, settings.train,
         aum_settings, settings.seed, device, progress, settings.dynamics)

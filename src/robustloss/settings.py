@@ -18,7 +18,7 @@ from robustloss.crossval import CrossValSettings
 from robustloss.data.fingerprint import file_sha256
 from robustloss.detect import DETECTORS
 from robustloss.errors import check_integer
-from robustloss.noise import check_rate
+from robustloss.noise import KIND_PARAMS, check_noise
 from robustloss.records import record_id
 from robustloss.train import TrainSettings
 
@@ -27,6 +27,7 @@ from robustloss.train import TrainSettings
 # 3: inputs are raw 0-255 pixel values by default (train.inputs), as the authors trained;
 #    train.precision replaces train.amp; a last batch of one sample joins the one before.
 # 4: train.precision=auto is bfloat16 + channels-last on CPUs with native bfloat16.
+# (noise kinds other than symmetric enter the identity as new keys: no bump needed.)
 PIPELINE_VERSION = 4
 
 # Dataset parameters naming user-supplied files: they enter the identity by their content.
@@ -108,14 +109,30 @@ class LossSettings(Component):
 
 @dataclass(frozen=True)
 class NoiseSettings:
+    """How the training labels are corrupted (conf/noise/*.yaml; robustloss.noise)."""
+
     rate: float = 0.2
-    mode: str = "exact"
+    mode: str = "exact"        # exact count | bernoulli (per label)
+    kind: str = "symmetric"    # symmetric | asymmetric | pairflip | instance
+    flips: list | None = None  # asymmetric: an own map [[source, target], ...]
+    spread: float = 0.1        # instance: std of the per-sample flip rate (Xia et al.)
 
     def __post_init__(self):
         if isinstance(self.rate, bool) or not isinstance(self.rate, int | float):
             raise ValueError(f"noise.rate must be a number in [0, 1), got {self.rate!r}")
         object.__setattr__(self, "rate", float(self.rate))
-        check_rate(self.rate)
+        if isinstance(self.spread, int) and not isinstance(self.spread, bool):
+            object.__setattr__(self, "spread", float(self.spread))
+        check_noise(self.kind, self.rate, self.mode, flips=self.flips, spread=self.spread)
+
+    def identity(self) -> dict:
+        """rate and mode, plus the kind and the parameters it reads when it is not symmetric
+        (so records of symmetric noise keep the ids they had before kinds existed)."""
+        values = {"rate": self.rate, "mode": self.mode}
+        if self.kind != "symmetric":
+            values["kind"] = self.kind
+            values.update({name: getattr(self, name) for name in KIND_PARAMS[self.kind]})
+        return values
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,7 @@ class ExperimentSettings:
             path = self.dataset.params.get(name)
             if path:
                 values["dataset"][f"{name}_sha256"] = file_sha256(path)
+        values["noise"] = self.noise.identity()
         values.pop("device")
         values.pop("dynamics")
         for part, names in NOT_IDENTITY.items():
