@@ -28,6 +28,7 @@ def workspace(tmp_path_factory):
     record, _ = run_and_record(settings, str(results), progress=False)
     images = np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8)
     np.savez(root / "one_to_ten.npz", images=images, labels=np.arange(60) % 10 + 1)
+    np.savez(root / "ten.npz", images=images, labels=np.arange(60) % 10)
     np.savez(root / "float_images.npz", images=images.astype(np.float32), labels=np.arange(60) % 10)
     (root / "a_file").write_text("not a folder")
     empty = root / "empty"
@@ -46,6 +47,14 @@ RUN = [  # (overrides, words the message must contain)
     ("noise.rate=1.0", "noise.rate must be in [0, 1), got 1.0"),
     ("noise.rate=abc", "noise.rate must be a number in [0, 1), got 'abc'"),
     ("noise.mode=pairwise", "noise.mode must be one of exact, bernoulli; got 'pairwise'"),
+    ("noise.kind=uniform", "noise.kind must be one of symmetric, asymmetric, pairflip, instance; "
+                           "got 'uniform'"),
+    ("noise=pairflip noise.rate=0.5", "noise.kind=pairflip needs noise.rate < 0.5"),
+    ("noise=asymmetric noise.rate=0.6", "noise.kind=asymmetric needs noise.rate < 0.5"),
+    ("noise=instance noise.spread=-1", "noise.spread must be a number >= 0, got -1.0"),
+    ("noise=asymmetric noise.flips=[[3,12]]", "noise.flips: classes must differ and lie in [0, 10)"),
+    ("noise=asymmetric dataset=arrays dataset.path={root}/ten.npz",
+     "noise.kind=asymmetric has no class map for dataset 'arrays'"),
     ("loss=blurry loss.gamma=abc", "loss.gamma (blurry) must be a number, got 'abc'"),
     ("loss=blurry loss.gamma=-1", "loss.gamma (blurry) must be in [0.0, inf]"),
     ("loss=piecewise_zero loss.c=2", "loss.c (piecewise_zero) must be in [0.0, 1.0], got 2"),

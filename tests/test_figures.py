@@ -166,3 +166,31 @@ def test_figure6_puts_the_papers_separation_numbers_beside_cifar100_cells():
     assert out.paper_cohens_d.iloc[0] == 3.20 and out.paper_wasserstein.iloc[1] == 13.72
     assert np.isnan(out.paper_cohens_d.iloc[2])  # the paper drew BL at gamma 0.05 only
     assert with_paper_values(numbers, "digits").paper_cohens_d.isna().all()
+
+
+def test_figure8_compares_noise_kinds_with_the_records_numbers(tmp_path):
+    root = tmp_path / "kinds"
+    made = []
+    for kind in ("symmetric", "pairflip"):
+        for rate in (0.1, 0.4):
+            for loss in ({"name": "ce"}, {"name": "blurry", "gamma": 0.2},
+                         {"name": "blurry", "gamma": 0.6}, {"name": "piecewise_zero", "c": 0.05}):
+                settings = ExperimentSettings.from_dict({
+                    **FAST, "dataset": {"name": "digits", "subset": 300}, "loss": loss,
+                    "detector": {"name": "confident_learning"},
+                    "noise": {"rate": rate, "kind": kind},
+                    "train": {**FAST["train"], "epochs": 2}, "folds": 2})
+                made.append(run_and_record(settings, str(root), progress=False)[0])
+    written = draw(root, only=[4, 8], out=tmp_path / "figs", noise="all")
+    names = sorted(p.name for p in written[4] if p.suffix == ".png")
+    assert names == ["fig4_f1_heatmap.png", "fig4_f1_heatmap_pairflip.png"]
+    data = pd.read_csv(tmp_path / "figs" / "fig8_f1_by_noise_kind.csv")
+    for kind in ("symmetric", "pairflip"):
+        for rate in (0.1, 0.4):
+            f1 = {r["settings"]["loss"]["params"].get("gamma", r["settings"]["loss"]["name"]):
+                  r["metrics"]["f1"] for r in made
+                  if r["noise"]["kind"] == kind and r["settings"]["noise"]["rate"] == rate}
+            row = data[(data["noise"] == kind) & (data["eta"] == rate)].set_index("loss")["f1"]
+            assert row["ce"] == pytest.approx(f1["ce"])
+            assert row["blurry"] == pytest.approx(max(f1[0.2], f1[0.6]))  # the best gamma
+    assert (written[8][0]).stat().st_size > 20_000

@@ -116,3 +116,23 @@ def test_equal_printed_values_get_equal_marks(tmp_path):
     row = next(line for line in markdown.splitlines() if "| 0.2" in line)
     assert row.count("**<u>0.796</u>**") == 2
     assert "**0.790**" in row and "| 0.700" in row
+
+
+def test_rows_per_noise_kind_show_the_realised_rate_and_paper_values_only_for_symmetric(tmp_path):
+    for i, (kind, realised) in enumerate((("symmetric", 0.2), ("asymmetric", 0.1))):
+        for seed in (0, 1):
+            record = {
+                "id": f"k{i}{seed}",
+                "settings": {"dataset": {"name": "mnist", "subset": None},
+                             "noise": {"rate": 0.2, "kind": kind},
+                             "loss": {"name": "ce", "params": {}, "delay": 0},
+                             "detector": {"name": "confident_learning"}, "seed": seed},
+                "metrics": {"f1": 0.9 + seed / 100, "balanced_accuracy": 0.9},
+                "noise": {"source": "synthetic", "kind": kind,
+                          "rate_realised": realised + seed / 1000}}
+            (tmp_path / f"{record['id']}.json").write_text(json.dumps(record))
+    markdown = write_tables(tmp_path, paper=True).split("### balanced")[0]
+    rows = [line for line in markdown.splitlines() if line.startswith("| mnist")]
+    assert "| noise " in markdown
+    assert rows[0].startswith("| mnist     | symmetric  | 0.2 ") and "paper 0.975" in rows[0]
+    assert "asymmetric | 0.2 (realised 0.10)" in rows[1] and "paper" not in rows[1]

@@ -126,3 +126,12 @@ def find_records(root: str | os.PathLike) -> list[dict]:
         except CorruptRecordError as err:
             log.warning("skipping %s", err)
     return records
+
+
+def noise_kind(record: dict) -> str:
+    """symmetric | asymmetric | pairflip | instance | human (records made before noise kinds
+    existed are symmetric)."""
+    noise = record.get("noise", {})
+    if noise.get("source") == "human":
+        return "human"
+    return noise.get("kind") or record["settings"]["noise"].get("kind", "symmetric")

@@ -1,4 +1,5 @@
-"""Records -> the paper's tables: rows dataset x eta, columns CE, FL, GCE, ANL-CE, ANL-FL,
+"""Records -> the paper's tables: rows dataset x eta (x noise kind, with the realised rate,
+when the records hold more than the paper's symmetric noise), columns CE, FL, GCE, ANL-CE, ANL-FL,
 BL (best gamma), PZ (best c); cells mean +- std over seeds; best cell bold+underlined,
 second bold.
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 from robustloss.errors import UserError, cli
 from robustloss.paper import LOSS_COLUMNS, attach_published
-from robustloss.records import find_records
+from robustloss.records import find_records, noise_kind
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,14 @@ def _variant(record: dict) -> str:
     variant = dict(loss["params"], delay=loss["delay"])
     for key, value in _flatten(record.get("identity", {})).items():
         if key.split(".")[0] not in ("dataset", "seed", "loss") and key not in (
-                "noise.rate", "detector.name"):
+                "noise.rate", "noise.kind", "detector.name"):
             variant[key] = value
     return json.dumps(variant, sort_keys=True, default=str)
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per record: dataset, eta, loss, variant (its parameters), detector, seed,
-    metrics. ``variant``: see ``_variant``."""
+    """One row per record: dataset, eta, noise (kind), realised (rate), loss, variant (its
+    parameters), detector, seed, metrics. ``variant``: see ``_variant``."""
     rows = []
     for r in records:
         s = r["settings"]
@@ -64,6 +65,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "dataset": s["dataset"]["name"] + (f" (n={s['dataset']['subset']})"
                                                if s["dataset"].get("subset") else ""),
             "eta": "human" if r.get("noise", {}).get("source") == "human" else s["noise"]["rate"],
+            "noise": noise_kind(r), "realised": r.get("noise", {}).get("rate_realised", math.nan),
             "loss": s["loss"]["name"], "variant": _variant(r),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
             "created": r.get("created", ""),
@@ -74,7 +76,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         return frame
     # Two records for one cell and seed (other settings, or an older version of the pipeline)
     # would count as two seeds: keep the newest and say so.
-    keys = ["detector", "dataset", "eta", "loss", "variant", "seed"]
+    keys = ["detector", "dataset", "noise", "eta", "loss", "variant", "seed"]
     frame = frame.sort_values("created")
     duplicated = frame.duplicated(keys, keep="last")
     if duplicated.any():
@@ -90,12 +92,15 @@ def _variant_label(variant: str, keys: list[str]) -> str:
 
 
 def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per (detector, dataset, eta, paper column): mean, std, n over seeds of the best
-    variant (by mean); ``choice`` names the parameters that differ between variants."""
-    stats = (frame.groupby(["detector", "dataset", "eta", "loss", "variant"])[metric]
+    """One row per (detector, dataset, noise kind, eta, paper column): mean, std, n over seeds
+    of the best variant (by mean), the realised noise rate (mean over the row's records);
+    ``choice`` names the parameters that differ between variants."""
+    row_keys = ["detector", "dataset", "noise", "eta"]
+    realised = frame.groupby(row_keys)["realised"].mean()
+    stats = (frame.groupby([*row_keys, "loss", "variant"])[metric]
              .agg(mean="mean", std="std", n="count").reset_index())
     out = []
-    for (det, ds, eta, loss), group in stats.groupby(["detector", "dataset", "eta", "loss"]):
+    for (det, ds, kind, eta, loss), group in stats.groupby([*row_keys, "loss"]):
         best = group.sort_values("mean", ascending=False).iloc[0]
         params = [json.loads(v) for v in group["variant"]]
         varying = sorted({k for p in params for k in p if len({str(q.get(k)) for q in params}) > 1})
@@ -103,7 +108,8 @@ def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
         if swept and swept not in varying:
             varying = [swept, *varying]
         out.append({
-            "detector": det, "dataset": ds, "eta": eta,
+            "detector": det, "dataset": ds, "noise": kind, "eta": eta,
+            "realised": realised[(det, ds, kind, eta)],
             "column": COLUMNS.get(loss, (loss, None))[0],
             "mean": best["mean"], "std": best["std"], "n": int(best["n"]),
             "choice": _variant_label(best["variant"], varying), "variants": len(group),
@@ -113,9 +119,16 @@ def summarise(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
         return summary
     # ranked by the value as printed (3 decimals): equal printed values get equal marks
     summary["rank"] = (summary.assign(shown=summary["mean"].round(3))
-                       .groupby(["detector", "dataset", "eta"])["shown"]
+                       .groupby(row_keys)["shown"]
                        .rank(ascending=False, method="dense").fillna(0).astype(int))
     return summary
+
+
+def _eta_label(row: pd.Series) -> str:
+    """eta as set, with the realised rate where the kind does not realise eta itself."""
+    if row["noise"] in ("symmetric", "human") or pd.isna(row["realised"]):
+        return str(row["eta"])
+    return f"{row['eta']} (realised {row['realised']:.2f})"
 
 
 def _cell(row: pd.Series, fmt: str) -> str:
@@ -136,12 +149,18 @@ def _cell(row: pd.Series, fmt: str) -> str:
 
 
 def pivot(summary: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
-    """Wide table (rows dataset x eta, paper columns) of formatted cells for one detector."""
+    """Wide table (rows dataset x eta, or dataset x noise kind x eta when there are several
+    kinds; paper columns) of formatted cells for one detector."""
     order = [c for c, _ in COLUMNS.values() if c in set(summary["column"])]
     order += sorted(set(summary["column"]) - set(order))
-    cells = summary.assign(cell=summary.apply(_cell, axis=1, fmt=fmt))
-    wide = cells.pivot(index=["dataset", "eta"], columns="column", values="cell")
-    return wide.reindex(columns=order).fillna("--" if fmt == "latex" else "–").reset_index()
+    cells = summary.assign(cell=summary.apply(_cell, axis=1, fmt=fmt),
+                           eta=summary.apply(_eta_label, axis=1))
+    kinds = sorted(set(cells["noise"]), key=lambda k: (k != "symmetric", k))  # the paper's first
+    cells["noise"] = pd.Categorical(cells["noise"], categories=kinds, ordered=True)
+    index = ["dataset", "noise", "eta"] if len(kinds) > 1 else ["dataset", "eta"]
+    wide = cells.pivot(index=index, columns="column", values="cell")
+    wide = wide.reindex(columns=order).fillna("--" if fmt == "latex" else "–").reset_index()
+    return wide.astype({"noise": str}) if "noise" in wide else wide
 
 
 def long_frame(records: list[dict]) -> pd.DataFrame:

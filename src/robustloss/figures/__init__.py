@@ -6,7 +6,7 @@ it as a DataFrame); both are written to <results>/figures/ as PNG (300 dpi), PDF
 
 from __future__ import annotations
 
-from robustloss.figures import aum_histograms, dynamics, grids, loss_shapes
+from robustloss.figures import aum_histograms, dynamics, grids, loss_shapes, noise_kinds
 
 # number -> (file stem, what it shows, function)
 FIGURES = {
@@ -19,4 +19,8 @@ FIGURES = {
     5: ("fig5_delay", "PZ F1 against delay d", grids.delays),
     6: ("fig6_aum_histograms", "AUM of clean vs corrupted samples", aum_histograms.make),
     7: ("fig7_dynamics_full", "Figure 2 without truncated y-limits", dynamics.make7),
+    8: ("fig8_f1_by_noise_kind", "F1 against η, a line per loss, a panel per noise kind",
+        noise_kinds.make),
 }
+# Figures drawn from the records of one noise kind at a time (--noise); 8 compares the kinds.
+PER_KIND = (2, 3, 4, 5, 6, 7)

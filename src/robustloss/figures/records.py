@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustloss.records import CorruptRecordError, RecordStore, read_record
+from robustloss.records import CorruptRecordError, RecordStore, noise_kind, read_record
 
 
 class MissingRecords(LookupError):
@@ -15,7 +15,7 @@ class MissingRecords(LookupError):
 
 
 def frame(results_dir: str | Path) -> pd.DataFrame:
-    """One row per record: id, folder, dataset, eta, loss, gamma, c, delay, detector, seed,
+    """One row per record: id, folder, dataset, eta, noise (kind), realised (rate), loss, gamma, c, delay, detector, seed,
     dynamics, precision, recall, f1, balanced_accuracy, cohens_d, wasserstein."""
     rows = []
     for paths, r in _records_with_folders(results_dir):
@@ -25,7 +25,8 @@ def frame(results_dir: str | Path) -> pd.DataFrame:
         rows.append({
             "id": r["id"], "folder": str(paths), "dataset": s["dataset"]["name"]
             + (f" (n={s['dataset']['subset']})" if s["dataset"].get("subset") else ""),
-            "eta": s["noise"]["rate"], "loss": s["loss"]["name"],
+            "eta": s["noise"]["rate"], "noise": noise_kind(r),
+            "realised": r.get("noise", {}).get("rate_realised", np.nan), "loss": s["loss"]["name"],
             "gamma": s["loss"]["params"].get("gamma"), "c": s["loss"]["params"].get("c"),
             "delay": s["loss"]["delay"], "detector": s["detector"]["name"], "seed": s["seed"],
             "dynamics": r.get("dynamics", "none"), "created": r.get("created", ""),

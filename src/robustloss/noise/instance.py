@@ -33,19 +33,18 @@ def class_scores(images: torch.Tensor, labels: np.ndarray, weights: np.ndarray,
     is flattened and standardised (zero mean, unit standard deviation), so its scores do not
     depend on the other images. Computed in float64 on ``device`` (the same on every device).
     """
-    k, d, _ = weights.shape
-    projection = torch.as_tensor(weights, dtype=torch.float64, device=device)
-    projection = projection.permute(1, 0, 2).reshape(d, k * k)  # x @ it -> (., K_y, K)
-    y = torch.as_tensor(labels, dtype=torch.int64, device=device)
-    scores = []
-    for start in range(0, len(labels), CHUNK):
-        x = images[start:start + CHUNK].to(device=device, dtype=torch.float64).flatten(1)
-        x = (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True).clamp_min(1e-12)
-        a = (x @ projection).view(len(x), k, k)
-        scores.append(a[torch.arange(len(x), device=device), y[start:start + CHUNK]])
-    a = torch.cat(scores).cpu().numpy()
-    a[np.arange(len(a)), labels] = -np.inf
-    return a
+    k = weights.shape[0]
+    scores = np.empty((len(labels), k))
+    for y in np.unique(labels):  # x . W[y] for the samples of class y: N * d * K in all
+        rows = np.flatnonzero(labels == y)
+        projection = torch.as_tensor(weights[y], dtype=torch.float64, device=device)
+        for start in range(0, len(rows), CHUNK):
+            chunk = torch.as_tensor(rows[start:start + CHUNK], device=images.device)
+            x = images[chunk].to(device=device, dtype=torch.float64).flatten(1)
+            x = (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True).clamp_min(1e-12)
+            scores[rows[start:start + CHUNK]] = (x @ projection).cpu().numpy()
+    scores[np.arange(len(scores)), labels] = -np.inf
+    return scores
 
 
 def flip_distribution(scores: np.ndarray, labels: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -49,7 +49,8 @@ def published() -> pd.DataFrame:
 
 def attach_published(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Add paper_mean, paper_std, paper_param, diff (ours - paper) and outside_2sigma (|diff| >
-    2 * max(paper std, 0.0005)) to a tables.summarise() frame; NaN where the paper has no cell."""
+    2 * max(paper std, 0.0005)) to a tables.summarise() frame; NaN where the paper has no cell
+    (the paper has symmetric noise and CIFAR-N's human labels only)."""
     paper = published()
     paper = paper[paper["metric"] == metric].assign(
         dataset=lambda f: f["dataset"].map({v: k for k, v in DATASET_LABELS.items()}))
@@ -57,7 +58,8 @@ def attach_published(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     paper["paper_param"] = [
         "" if pd.isna(p) else f"{'γ' if p == 'gamma' else p}={v:g}"
         for p, v in zip(paper["param"], paper["param_value"], strict=True)]
-    keys = ["detector", "dataset", "eta_key", "column"]
+    paper["noise"] = paper["eta"].map(lambda e: "human" if e == "human" else "symmetric")
+    keys = ["detector", "dataset", "noise", "eta_key", "column"]
     paper["eta_key"] = paper["eta"].map(str)
     merged = summary.assign(eta_key=summary["eta"].map(str)).merge(
         paper[keys + ["paper_mean", "paper_std", "paper_param"]], on=keys, how="left"
