@@ -23,7 +23,7 @@ def labels_of(n=12000, k=K, seed=1):
 
 
 def off_diagonal(counts):
-    return {(int(g), int(t)) for g, t in zip(*np.nonzero(counts)) if g != t}
+    return {(int(g), int(t)) for g, t in zip(*np.nonzero(counts), strict=True) if g != t}
 
 
 @pytest.mark.parametrize("dataset", sorted(ASYMMETRIC_MAPS))

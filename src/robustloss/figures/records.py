@@ -15,8 +15,8 @@ class MissingRecords(LookupError):
 
 
 def frame(results_dir: str | Path) -> pd.DataFrame:
-    """One row per record: id, folder, dataset, eta, noise (kind), realised (rate), loss, gamma, c, delay, detector, seed,
-    dynamics, precision, recall, f1, balanced_accuracy, cohens_d, wasserstein."""
+    """One row per record: id, folder, dataset, eta, noise (kind), realised (rate), loss, gamma,
+    c, delay, detector, seed, dynamics, precision, recall, f1, balanced_accuracy, cohens_d, wasserstein."""
     rows = []
     for paths, r in _records_with_folders(results_dir):
         s, m = r["settings"], r["metrics"]
