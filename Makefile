@@ -3,11 +3,13 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+RL     := $(VENV)/bin/robustloss
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint tables clean-demo bench \
-	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures figures \
+	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
+	reproduce-noise figures \
 	fidelity-effects find-issues-checks
 
 help:  ## list the targets
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install robustloss with dev extras
 
 demo: $(STAMP)  ## all seven losses x 4 noise rates x 2 seeds on digits, then Tables 1-2 and Figures 1-4, 7
-	$(PY) scripts/demo.py
+	$(RL) demo
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
@@ -33,16 +35,17 @@ lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check src tests scripts
 
 tables: $(STAMP)  ## tables from the records under RESULTS (default results/demo)
-	$(PY) -m robustloss.tables $(or $(RESULTS),results/demo)
+	$(RL) tables $(or $(RESULTS),results/demo)
 
 # Paper tables. Variables: LAUNCHER=local|slurm, DATASETS=mnist,cifar10 SEEDS=3 RATES=0.2,0.4
-# GAMMAS=0.3,0.4 CS=0.01,0.02 SMOKE=1 (minutes on a CPU), RESULTS=results/mine (records folder),
+# GAMMAS=0.3,0.4 CS=0.01,0.02 KINDS=symmetric,instance DETECTORS=aum SMOKE=1 (minutes on a CPU), RESULTS=results/mine (records folder),
 # OVERRIDES="hydra.launcher.partition=gpu"
 # Datasets are read from $$ROBUSTLOSS_DATA (default here: ../shared/data when it exists).
 export ROBUSTLOSS_DATA ?= $(abspath $(wildcard ../shared/data))
-REPRODUCE = $(PY) scripts/reproduce.py --launcher $(or $(LAUNCHER),local) \
+REPRODUCE = $(RL) reproduce --launcher $(or $(LAUNCHER),local) \
 	$(if $(DATASETS),--datasets $(DATASETS)) $(if $(SEEDS),--seeds $(SEEDS)) \
 	$(if $(RATES),--rates $(RATES)) $(if $(GAMMAS),--gammas $(GAMMAS)) $(if $(CS),--cs $(CS)) \
+	$(if $(KINDS),--kinds $(KINDS)) $(if $(DETECTORS),--detectors $(DETECTORS)) \
 	$(if $(filter 1 yes true,$(SMOKE)),--smoke) $(if $(RESULTS),--results $(RESULTS))
 
 reproduce-table1: $(STAMP)  ## Tables 1+2: 4 datasets x eta x 7 losses (BL/PZ grids) x 20 seeds
@@ -59,11 +62,14 @@ reproduce-table4: $(STAMP)  ## Table 4: CIFAR-10N aggregate/worst, CIFAR-100N x 
 reproduce-table5: $(STAMP)  ## Table 5: AUM on CIFAR-100 (ResNet-32, 150 epochs) x eta x CE/BL/PZ x 3 seeds
 	$(REPRODUCE) table5 -- $(OVERRIDES)
 
+reproduce-noise: $(STAMP)  ## realistic noise: 7 losses x symmetric/asymmetric/pairflip/instance x eta x seeds, CL and AUM
+	$(REPRODUCE) noise_kinds -- $(OVERRIDES)
+
 reproduce-figures: $(STAMP)  ## the sweeps behind Figures 2-7, then all seven figures (SMOKE=1: digits, minutes)
 	$(REPRODUCE) figures -- $(OVERRIDES)
 
 figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default results/demo)
-	$(PY) -m robustloss.figures $(or $(RESULTS),results/demo)
+	$(RL) figures $(or $(RESULTS),results/demo)
 
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py
@@ -74,7 +80,7 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 1000 --seeds 0 --losses blurry
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
-	$(PY) scripts/bench.py
+	$(RL) bench
 
 clean-demo:  ## delete the demo's records
 	rm -rf results/demo

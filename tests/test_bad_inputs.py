@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from robustloss.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 
 from .conftest import REPO
 
@@ -114,28 +114,30 @@ def test_run_refuses_bad_input_in_one_line(workspace, overrides, words):
     assert snapshot(results) == before  # finished results untouched, nothing added
 
 
-OTHERS = [  # (module or script, arguments, words)
-    ("robustloss.tables", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
-    ("robustloss.tables", ["{empty}"], "no records found under {empty}"),
-    ("robustloss.label_issues", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
-    ("robustloss.label_issues", ["{lonely}"], "has no arrays file"),
-    ("robustloss.figures", ["{root}/nowhere"], "results folder {root}/nowhere does not exist"),
-    ("scripts/reproduce.py", ["table1", "--datasets", "nope", "--smoke"],
-     "unknown dataset 'nope'; valid choices:"),
+OTHERS = [  # (robustloss subcommand and arguments, words)
+    (["tables", "{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    (["tables", "{empty}"], "no records found under {empty}"),
+    (["label-issues", "{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    (["label-issues", "{lonely}"], "has no arrays file"),
+    (["figures", "{root}/nowhere"], "results folder {root}/nowhere does not exist"),
+    (["reproduce", "table1", "--datasets", "nope", "--smoke"], "unknown dataset 'nope'; valid choices:"),
+    (["reproduce", "table1", "--results", "{root}/a_file/x", "--smoke"], "is not writable"),
+    (["demo", "--results", "{root}/a_file/x"], "is not writable"),
+    (["find-issues", "{root}/nowhere"], "{root}/nowhere"),
+    (["run", "noise.rate=2"], "noise.rate must be in [0, 1), got 2.0"),
 ]
 
 
-@pytest.mark.parametrize("entry, args, words", OTHERS, ids=[f"{e} {a[-1]}" for e, a, _ in OTHERS])
-def test_other_entry_points_refuse_in_one_line(workspace, entry, args, words):
+@pytest.mark.parametrize("args, words", OTHERS, ids=[" ".join(a[:2]) for a, _ in OTHERS])
+def test_every_subcommand_refuses_in_one_line(workspace, args, words):
     fill = {k: workspace[k] for k in ("root", "empty", "lonely")}
-    command = [sys.executable, entry] if entry.endswith(".py") else [sys.executable, "-m", entry]
-    out = subprocess.run([*command, *[a.format(**fill) for a in args]], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "robustloss.cli", *[a.format(**fill) for a in args]],
+                         cwd=workspace["root"], capture_output=True, text=True, timeout=120)
     assert_one_line_error(out, words.format(**fill))
 
 
 def test_the_traceback_variable_shows_the_traceback(workspace):
-    out = subprocess.run([sys.executable, "-m", "robustloss.tables", str(workspace["empty"])],
+    out = subprocess.run([sys.executable, "-m", "robustloss.cli", "tables", str(workspace["empty"])],
                          cwd=REPO, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "ROBUSTLOSS_TRACEBACK": "1"})
     assert out.returncode != 0 and "Traceback" in out.stderr and "UserError" in out.stderr

@@ -4,11 +4,11 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from robustloss import losses
+from robustloss.components import losses
 from robustloss.data import DATASETS
-from robustloss.detect import DETECTORS
-from robustloss.experiment import ExperimentSettings, validate
-from robustloss.models import MODELS
+from robustloss.detection.detect import DETECTORS
+from robustloss.experiments.experiment import ExperimentSettings, validate
+from robustloss.components.models import MODELS
 
 from .conftest import CONF, REPO
 
@@ -93,7 +93,7 @@ def test_cli_bad_value_fails_before_training(tmp_path):
 
 
 def test_fidelity_authors_code_turns_on_every_authors_code_behaviour(compose_config):
-    from robustloss.experiment import authors_code_behaviours
+    from robustloss.experiments.experiment import authors_code_behaviours
     settings = lambda *o: ExperimentSettings.from_dict(  # noqa: E731
         OmegaConf.to_container(compose_config(*o), resolve=True))
     paper = settings()

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from robustloss import losses, models
-from robustloss.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
+from robustloss.components import losses, models
+from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
 from robustloss.data import load
-from robustloss.train import TrainSettings
+from robustloss.training.loop import TrainSettings
 
 
 def small_digits(n=400):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from robustloss.detect import detect
-from robustloss.metrics import accuracy, detection_scores
+from robustloss.detection.detect import detect
+from robustloss.detection.metrics import accuracy, detection_scores
 
 
 def synthetic_case(n=600, k=3, n_errors=60, seed=0):

@@ -13,13 +13,15 @@ import pytest
 import torch
 from aum import AUMCalculator
 
-from robustloss import aum_detector, losses, models
+from robustloss.detection import aum as aum_detector
+
+from robustloss.components import losses, models
 from robustloss.data import load
-from robustloss.dynamics import DynamicsRecorder, given_label_stats
-from robustloss.experiment import ExperimentSettings, run_and_record
-from robustloss.metrics import separation
+from robustloss.training.dynamics import DynamicsRecorder, given_label_stats
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.detection.metrics import separation
 from robustloss.records import RecordStore
-from robustloss.train import TrainSettings, batches, fit, make_optimizer
+from robustloss.training.loop import TrainSettings, batches, fit, make_optimizer
 
 from .conftest import REPO
 
@@ -237,7 +239,7 @@ def test_hydra_app_runs_aum_with_dynamics(tmp_path):
     assert record["settings"]["loss"]["delay"] == 1 and record["dynamics"] == "first_fold"
     assert record["metrics"]["f1"] > 0.7
     # the flagged samples of an AUM record, lowest AUM first
-    from robustloss.label_issues import main as list_issues
+    from robustloss.reporting.label_issues import main as list_issues
     list_issues([str(tmp_path)])
     table = pd.read_csv(tmp_path / f"{record['id']}_label_issues.csv")
     assert list(table.columns) == ["index", "given_label", "aum", "flagged"]

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 
-from robustloss.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 from robustloss.records import RecordStore
-from robustloss.tables import write_tables
+from robustloss.reporting.tables import write_tables
 
 from .conftest import FAST, REPO
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from robustloss.experiment import ExperimentSettings, run_and_record
-from robustloss.figures.__main__ import draw
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.reporting.figures.__main__ import draw
 from robustloss.records import find_records
 
 from .conftest import CONF, REPO, SHARED_DATA
@@ -128,7 +128,7 @@ def test_dynamics_figure_numbers_come_from_the_recorded_p_y(results, tmp_path):
 def test_missing_records_name_the_sweep_and_the_other_figures_are_drawn(tmp_path):
     only_grid = tmp_path / "grid"
     make(only_grid, {"name": "ce"}, 0.2)
-    out = subprocess.run([sys.executable, "-m", "robustloss.figures", str(only_grid)],
+    out = subprocess.run([sys.executable, "-m", "robustloss.reporting.figures", str(only_grid)],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "figure 1 (" in out.stdout and (only_grid / "figures" / "fig1_loss_shapes.png").exists()
@@ -158,7 +158,7 @@ def test_table1_smoke_settings_let_piecewise_zero_act(tmp_path):
 
 
 def test_figure6_puts_the_papers_separation_numbers_beside_cifar100_cells():
-    from robustloss.figures.aum_histograms import with_paper_values
+    from robustloss.reporting.figures.aum_histograms import with_paper_values
     numbers = pd.DataFrame([{"loss": "ce", "eta": 0.1, "param": None},
                             {"loss": "piecewise_zero", "eta": 0.1, "param": 0.025},
                             {"loss": "blurry", "eta": 0.1, "param": 0.4}])

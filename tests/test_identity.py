@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from robustloss.data import load
-from robustloss.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 
 from .conftest import REPO
 

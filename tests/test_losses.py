@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from robustloss import losses
+from robustloss.components import losses
 
 TORCH_SEED = 0
 

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from robustloss import resnets
-from robustloss.models import MODELS, build, count_parameters
+from robustloss.components.models import resnets
+from robustloss.components.models import MODELS, build, count_parameters
 
 # (model, input shape, classes) -> parameter count
 PARAMETER_COUNTS = {

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from robustloss.noise import corrupt_labels
+from robustloss.components.noise import corrupt_labels
 
 K = 10
 

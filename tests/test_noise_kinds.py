@@ -8,10 +8,10 @@ import torch
 from scipy.stats import truncnorm
 
 from robustloss.data import LabelledData, load
-from robustloss.experiment import ExperimentSettings, check_noise_fits
-from robustloss.noise import ASYMMETRIC_MAPS, corrupt, transition_counts
-from robustloss.noise.class_maps import CIFAR100_SUPERCLASSES, superclass_map
-from robustloss.noise.instance import class_scores, flip_distribution, flip_rates
+from robustloss.experiments.experiment import ExperimentSettings, check_noise_fits
+from robustloss.components.noise import ASYMMETRIC_MAPS, corrupt, transition_counts
+from robustloss.components.noise.class_maps import CIFAR100_SUPERCLASSES, superclass_map
+from robustloss.components.noise.instance import class_scores, flip_distribution, flip_rates
 
 from .conftest import SHARED_DATA
 

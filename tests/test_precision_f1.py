@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from robustloss.experiment import ExperimentSettings, run_experiment
+from robustloss.experiments.experiment import ExperimentSettings, run_experiment
 
 SEEDS = range(5)
 LOSSES = {"ce": {"name": "ce"}, "blurry": {"name": "blurry", "gamma": 0.4},

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from robustloss.experiment import ExperimentSettings
+from robustloss.experiments.experiment import ExperimentSettings
 from robustloss.records import CorruptRecordError, RecordStore, find_records, record_id
 
 

@@ -1,5 +1,5 @@
-"""scripts/reproduce.py: the table sweeps end to end (smoke mode) and its refusal to start
-when data is missing."""
+"""robustloss reproduce: the table sweeps end to end (smoke mode), the noise-kinds sweep, and
+its refusal to start when data is missing."""
 
 import os
 import subprocess
@@ -11,7 +11,7 @@ from .conftest import REPO
 
 
 def reproduce(*args, env=None, timeout=600):
-    return subprocess.run([sys.executable, "scripts/reproduce.py", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "robustloss.cli", "reproduce", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout,
                           env=dict(os.environ, **(env or {})))
 
@@ -54,14 +54,23 @@ def test_smoke_skips_missing_datasets_and_says_so(tmp_path):
 
 
 def test_data_check_honours_dataset_overrides(tmp_path):
-    import importlib.util
+    from robustloss.cli.reproduce import check_datasets as check
 
     from .fake_files import write_fake_cifar10
 
-    spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
-    reproduce_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reproduce_module)
     write_fake_cifar10(tmp_path)
-    check = reproduce_module.check_datasets
     assert "cifar10" in check(["cifar10"], [f"dataset.root={tmp_path}"])  # fails the MD5 check
     assert check(["cifar10", "digits"], [f"dataset.root={tmp_path}", "dataset.verify=false"]) == {}
+
+
+def test_noise_kinds_smoke_sweeps_each_kind_and_tables_show_the_realised_rate(tmp_path):
+    out = reproduce("noise_kinds", "--smoke", "--kinds", "asymmetric,instance", "--rates", "0.4",
+                    "--detectors", "confident_learning", "--results", str(tmp_path), "--",
+                    "dataset.subset=500")
+    assert out.returncode == 0, out.stderr[-3000:]
+    records = find_records(tmp_path)
+    assert len(records) == 2 * 7  # two kinds x the seven losses
+    kinds = {r["noise"]["kind"]: r["noise"]["rate_realised"] for r in records}
+    assert kinds["instance"] == 0.4 and 0.1 < kinds["asymmetric"] < 0.3  # 5 of 10 classes flip
+    assert all(sum(map(sum, r["noise"]["transitions"])) == 500 for r in records)
+    assert "asymmetric | 0.4 (realised 0.2" in out.stdout and "instance   | 0.4 (realised 0.40)" in out.stdout

@@ -1,4 +1,4 @@
-"""Stacked training of the K folds (robustloss.stacked) against fold-after-fold training."""
+"""Stacked training of the K folds (robustloss.training.stacked) against fold-after-fold training."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from robustloss import losses, models
-from robustloss.crossval import CrossValSettings, cross_validate
+from robustloss.components import losses, models
+from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.data import load
-from robustloss.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
-from robustloss.train import TrainSettings
+from robustloss.training.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
+from robustloss.training.loop import TrainSettings
 
 
 def digits(n):

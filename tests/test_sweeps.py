@@ -1,7 +1,7 @@
 from omegaconf import OmegaConf
 
-from robustloss.experiment import ExperimentSettings, run_and_record
-from robustloss.sweeps import expand, merge_sweep_overrides, pending_jobs
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.sweeps import expand, merge_sweep_overrides, pending_jobs
 
 from .conftest import CONF
 

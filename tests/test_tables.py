@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from robustloss.paper import published
-from robustloss.tables import write_tables
+from robustloss.reporting.paper import published
+from robustloss.reporting.tables import write_tables
 
 
 def make_record(folder, i, dataset, eta, loss, f1, seed=0, **params):

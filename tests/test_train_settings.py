@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from robustloss.augment import random_crop_flip
-from robustloss.precision import resolve_precision
-from robustloss.train import InputTransform, TrainSettings
+from robustloss.training.augment import random_crop_flip
+from robustloss.training.precision import resolve_precision
+from robustloss.training.loop import InputTransform, TrainSettings
 
 
 def test_raw_inputs_are_the_uint8_values_as_float():
@@ -57,8 +57,8 @@ def test_explicit_precisions():
 
 
 def test_fp16_autocast_trains_on_cpu_with_a_grad_scaler():
-    from robustloss import losses, models
-    from robustloss.train import fit
+    from robustloss.components import losses, models
+    from robustloss.training.loop import fit
     torch.manual_seed(0)
     model = models.build("small_cnn", (1, 8, 8), 10)
     images = torch.randint(0, 256, (64, 1, 8, 8), dtype=torch.uint8)
@@ -109,7 +109,7 @@ def test_crop_flip_output_is_a_shifted_or_mirrored_crop_of_the_padded_input():
 def test_fused_optimiser_follows_torchs_per_tensor_update(train):
     """make_optimizer's fused kernels against torch's reference (for-loop) implementation:
     same weights after 20 steps on the same gradients."""
-    from robustloss.train import make_optimizer
+    from robustloss.training.loop import make_optimizer
     settings = TrainSettings(**train)
     torch.manual_seed(0)
     fused_model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))

@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from robustloss.paper import LOSS_COLUMNS, published
+from robustloss.reporting.paper import LOSS_COLUMNS, published
 
 # The paper's datasets the relation is read from (its Table 1 rows).
 RELATION_DATASETS = ("MNIST", "Fashion-MNIST")

@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from robustloss import losses, models
-from robustloss.crossval import cross_validate
-from robustloss.detect import confident_learning
+from robustloss.components import losses, models
+from robustloss.training.crossval import cross_validate
+from robustloss.detection.detect import confident_learning
 from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_for_noise
 from robustloss.find.inputs import UserData, check_classes, load_user_data
-from robustloss.label_issues import label_issues
-from robustloss.provenance import resolve_device
-from robustloss.settings import DEFAULT_DELAY
-from robustloss.train import TrainSettings
+from robustloss.reporting.label_issues import label_issues
+from robustloss.experiments.provenance import resolve_device
+from robustloss.experiments.settings import DEFAULT_DELAY
+from robustloss.training.loop import TrainSettings
 
 log = logging.getLogger("robustloss.find")
 AUTO = "auto"
@@ -36,7 +36,7 @@ AUTO = "auto"
 class FindSettings:
     """How find_label_issues trains and judges.
 
-    loss: any of robustloss.losses (default Blurry Loss, the paper's); gamma / c: Blurry
+    loss: any of robustloss.components.losses (default Blurry Loss, the paper's); gamma / c: Blurry
     Loss's / Piecewise-zero's parameter or "auto" (robustloss.find.choose). epochs, folds:
     the paper's 10 and 5. lr, batch_size: None = by input kind: images 3e-3 / 64 (a small
     CNN, inputs scaled to [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP
