@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from robustloss.components.noise import corrupt_labels
 from robustloss.data import load
 from robustloss.detection.detect import confident_learning
+from robustloss.detection.metrics import detection_scores
+from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
-from robustloss.detection.metrics import detection_scores
-from robustloss.components.noise import corrupt_labels
-from robustloss.experiments.provenance import resolve_device
 
 GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamma range
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values

@@ -24,10 +24,10 @@ import pandas as pd
 from robustloss.data import load
 from robustloss.data.vision import data_root
 from robustloss.detection.detect import confident_learning
+from robustloss.experiments.provenance import package_versions, resolve_device
 from robustloss.find.choose import estimate_noise_rate
 from robustloss.find.core import FindSettings, issue_table, model_for, out_of_fold
 from robustloss.find.inputs import UserData
-from robustloss.experiments.provenance import package_versions, resolve_device
 
 
 def review_counts(table: pd.DataFrame, reviewed: pd.DataFrame) -> dict:

@@ -5,10 +5,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from robustloss.components import losses
+from robustloss.components.models import MODELS
 from robustloss.data import DATASETS
 from robustloss.detection.detect import DETECTORS
 from robustloss.experiments.experiment import ExperimentSettings, validate
-from robustloss.components.models import MODELS
 
 from .conftest import CONF, REPO
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from robustloss.components import losses, models
-from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
 from robustloss.data import load
+from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
 from robustloss.training.loop import TrainSettings
 
 

@@ -13,14 +13,13 @@ import pytest
 import torch
 from aum import AUMCalculator
 
-from robustloss.detection import aum as aum_detector
-
 from robustloss.components import losses, models
 from robustloss.data import load
-from robustloss.training.dynamics import DynamicsRecorder, given_label_stats
-from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.detection import aum as aum_detector
 from robustloss.detection.metrics import separation
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 from robustloss.records import RecordStore
+from robustloss.training.dynamics import DynamicsRecorder, given_label_stats
 from robustloss.training.loop import TrainSettings, batches, fit, make_optimizer
 
 from .conftest import REPO

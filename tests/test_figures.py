@@ -12,8 +12,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
-from robustloss.reporting.figures.__main__ import draw
 from robustloss.records import find_records
+from robustloss.reporting.figures.__main__ import draw
 
 from .conftest import CONF, REPO, SHARED_DATA
 

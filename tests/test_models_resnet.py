@@ -10,8 +10,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from robustloss.components.models import resnets
-from robustloss.components.models import MODELS, build, count_parameters
+from robustloss.components.models import MODELS, build, count_parameters, resnets
 
 # (model, input shape, classes) -> parameter count
 PARAMETER_COUNTS = {

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from robustloss.components import losses, models
-from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.data import load
-from robustloss.training.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
+from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.training.loop import TrainSettings
+from robustloss.training.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
 
 
 def digits(n):

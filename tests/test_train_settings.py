@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from robustloss.training.augment import random_crop_flip
-from robustloss.training.precision import resolve_precision
 from robustloss.training.loop import InputTransform, TrainSettings
+from robustloss.training.precision import resolve_precision
 
 
 def test_raw_inputs_are_the_uint8_values_as_float():

@@ -30,12 +30,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from robustloss.components import losses, models
-from robustloss.training.dynamics import DynamicsRecorder
 from robustloss.experiments.experiment import ExperimentSettings, run_experiment
-from robustloss.training.precision import Precision, resolve_precision
 from robustloss.experiments.provenance import describe_device, resolve_device
-from robustloss.training.stacked import fit_stacked, use_stacking, why_not_stackable
+from robustloss.training.dynamics import DynamicsRecorder
 from robustloss.training.loop import TrainSettings, fit
+from robustloss.training.precision import Precision, resolve_precision
+from robustloss.training.stacked import fit_stacked, use_stacking, why_not_stackable
 
 # model, image shape, classes, training-set size of the paper's dataset
 CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 50000),

@@ -81,10 +81,10 @@ def output_folder(args) -> Path:
 
 
 def run_find_issues(args) -> int:
+    from robustloss.experiments.provenance import git_commit, package_versions
     from robustloss.find.core import FindSettings, find_label_issues
     from robustloss.find.inputs import load_user_data
     from robustloss.find.report import summary_line, write_report
-    from robustloss.experiments.provenance import git_commit, package_versions
 
     if args.review < 1:
         raise UserError(f"--review must be at least 1, got {args.review}")

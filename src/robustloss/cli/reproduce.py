@@ -20,14 +20,13 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import yaml
 
 from robustloss.errors import as_user_errors, cli
-from robustloss.records import check_writable
 from robustloss.experiments.config import sweep_block
 from robustloss.experiments.sweeps import pending_jobs
+from robustloss.records import check_writable
 
 TABLES = ("table1", "table3", "table4", "table5", "noise_kinds")
 # the sweeps behind the figures: 3-4 (CL grids), 2 and 7 (dynamics), 5 (delays), 6 (AUM)

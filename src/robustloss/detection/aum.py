@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustloss.training.crossval import fit_and_predict, progress_bar
-from robustloss.detection.detect import DETECTORS
-from robustloss.training.dynamics import DynamicsRecorder, check_level, stack_runs
-from robustloss.errors import check_integer
 from robustloss.components.losses import LossSchedule
+from robustloss.detection.detect import DETECTORS
+from robustloss.errors import check_integer
+from robustloss.training.crossval import fit_and_predict, progress_bar
+from robustloss.training.dynamics import DynamicsRecorder, check_level, stack_runs
 from robustloss.training.loop import TrainSettings
 
 

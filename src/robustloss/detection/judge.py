@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustloss.detection import aum as aum_detector
-from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
-from robustloss.detection.detect import DETECTORS, detect, evidence_of
-from robustloss.training.dynamics import DynamicsRecorder, stack_runs
-from robustloss.detection.metrics import accuracy, separation
 from robustloss.components.noise import corrupt
+from robustloss.detection import aum as aum_detector
+from robustloss.detection.detect import DETECTORS, detect, evidence_of
+from robustloss.detection.metrics import accuracy, separation
 from robustloss.records import atomic_write, record_id
+from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
+from robustloss.training.dynamics import DynamicsRecorder, stack_runs
 
 
 @dataclass

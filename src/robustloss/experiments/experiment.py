@@ -20,16 +20,12 @@ import torch
 
 from robustloss import data as datasets
 from robustloss.components import losses, models
-from robustloss.training.crossval import check_folds
+from robustloss.components.noise import check_noise, transition_counts
 from robustloss.detection.detect import DETECTORS, check_detector_params, evidence_of
-from robustloss.training.dynamics import DYNAMICS_LEVELS, check_level
-from robustloss.errors import as_user_errors, check_choice
 from robustloss.detection.judge import judge
 from robustloss.detection.metrics import detection_scores
-from robustloss.components.noise import check_noise, transition_counts
-from robustloss.training.precision import resolve_precision
+from robustloss.errors import as_user_errors, check_choice
 from robustloss.experiments.provenance import describe_device, git_commit, package_versions, resolve_device
-from robustloss.records import CorruptRecordError, RecordStore, check_writable
 from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the API's names)
     PIPELINE_VERSION,
     PROTOCOLS,
@@ -39,6 +35,10 @@ from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the A
     LossSettings,
     NoiseSettings,
 )
+from robustloss.records import CorruptRecordError, RecordStore, check_writable
+from robustloss.training.crossval import check_folds
+from robustloss.training.dynamics import DYNAMICS_LEVELS, check_level
+from robustloss.training.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 

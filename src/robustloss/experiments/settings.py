@@ -14,12 +14,12 @@ from typing import Any
 
 from robustloss import data as datasets
 from robustloss.components import losses, models
-from robustloss.training.crossval import CrossValSettings
+from robustloss.components.noise import KIND_PARAMS, check_noise
 from robustloss.data.fingerprint import file_sha256
 from robustloss.detection.detect import DETECTORS
 from robustloss.errors import check_integer
-from robustloss.components.noise import KIND_PARAMS, check_noise
 from robustloss.records import record_id
+from robustloss.training.crossval import CrossValSettings
 from robustloss.training.loop import TrainSettings
 
 # Bumped whenever a change to the code changes results, so old records are not reused.

@@ -18,14 +18,14 @@ import pandas as pd
 import torch
 
 from robustloss.components import losses, models
-from robustloss.training.crossval import cross_validate
 from robustloss.detection.detect import confident_learning
 from robustloss.errors import as_user_errors, check_choice, check_integer
+from robustloss.experiments.provenance import resolve_device
+from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_for_noise
 from robustloss.find.inputs import UserData, check_classes, load_user_data
 from robustloss.reporting.label_issues import label_issues
-from robustloss.experiments.provenance import resolve_device
-from robustloss.experiments.settings import DEFAULT_DELAY
+from robustloss.training.crossval import cross_validate
 from robustloss.training.loop import TrainSettings
 
 log = logging.getLogger("robustloss.find")

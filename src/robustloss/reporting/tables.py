@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from robustloss.errors import UserError, cli
-from robustloss.reporting.paper import LOSS_COLUMNS, attach_published
 from robustloss.records import find_records, noise_kind
+from robustloss.reporting.paper import LOSS_COLUMNS, attach_published
 
 log = logging.getLogger(__name__)
 

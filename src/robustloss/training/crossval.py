@@ -12,10 +12,10 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from torch import nn
 from tqdm import tqdm
 
-from robustloss.errors import check_choice
 from robustloss.components.losses import LossSchedule
-from robustloss.training.stacked import fit_stacked, use_stacking
+from robustloss.errors import check_choice
 from robustloss.training.loop import BatchHook, TrainSettings, fit, predict_proba
+from robustloss.training.stacked import fit_stacked, use_stacking
 
 SPLITS = {
     "stratified": "StratifiedKFold on the given labels (paper section 5: 80% train / 20% predict)",

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from robustloss.training.augment import AUGMENTATIONS, augment_batch
-from robustloss.errors import check_choice, check_integer
 from robustloss.components.losses import LossSchedule
+from robustloss.errors import check_choice, check_integer
+from robustloss.training.augment import AUGMENTATIONS, augment_batch
 from robustloss.training.precision import PRECISIONS, Precision, resolve_precision
 
 INPUT_SCALINGS = {

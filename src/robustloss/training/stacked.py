@@ -29,10 +29,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from robustloss.training.augment import augment_batch
-from robustloss.errors import check_choice
 from robustloss.components.losses import LossSchedule
-from robustloss.training.precision import Precision, resolve_precision
+from robustloss.errors import check_choice
+from robustloss.training.augment import augment_batch
 from robustloss.training.loop import (
     STACK_CHOICES,
     BatchHook,
@@ -42,6 +41,7 @@ from robustloss.training.loop import (
     make_optimizer,
     step,
 )
+from robustloss.training.precision import Precision, resolve_precision
 
 
 def why_not_stackable(model: nn.Module) -> str | None:

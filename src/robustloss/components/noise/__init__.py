@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from robustloss.errors import check_choice
 from robustloss.components.noise.class_maps import ASYMMETRIC_MAPS, asymmetric_map, flip_by_map, pairflip_map
 from robustloss.components.noise.instance import instance_noise
 from robustloss.components.noise.symmetric import NOISE_MODES, check_rate, corrupt_labels
+from robustloss.errors import check_choice
 
 NOISE_KINDS = ("symmetric", "asymmetric", "pairflip", "instance")
 # The settings each kind reads besides rate and mode (the others are not part of its identity).
