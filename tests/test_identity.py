@@ -10,7 +10,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+import robustloss
 from robustloss.data import load
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 
@@ -18,9 +20,8 @@ from .conftest import REPO
 
 API_EXAMPLE = {  # the README's Python API example
     "dataset": {"name": "digits"}, "loss": {"name": "blurry", "gamma": 0.4},
-    "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},
-    "noise": {"rate": 0.2}, "train": {"lr": 3e-3, "inputs": "unit", "stack": "stacked"},
-    "seed": 0}
+    "noise": {"rate": 0.2}, "seed": 0}
+CLI_EXAMPLE = ("dataset=digits", "loss=blurry", "loss.gamma=0.4", "noise.rate=0.2", "seed=0")
 
 
 def cli_config(*overrides):
@@ -37,10 +38,12 @@ def cli_config(*overrides):
 
 def test_api_and_cli_name_the_readme_example_with_one_id():
     api = ExperimentSettings.from_dict(API_EXAMPLE)
-    cli = ExperimentSettings.from_dict(cli_config("loss=blurry", "loss.gamma=0.4",
-                                                  "noise.rate=0.2", "seed=0"))
-    assert api.identity() == cli.identity()
-    assert api.id == cli.id
+    cli = ExperimentSettings.from_config(cli_config(*CLI_EXAMPLE))
+    composed = robustloss.compose(CLI_EXAMPLE)
+    assert api.identity() == cli.identity() == composed.identity()
+    assert api.id == cli.id == composed.id
+    # the dataset config's training values apply to the API too (digits: lr, inputs, stack)
+    assert (api.train.lr, api.train.inputs, api.train.stack) == (3e-3, "unit", "stacked")
     # a default the API leaves out is filled in from the component's own definition
     assert api.loss.params["detach_weight"] is True and api.model.params["dropout1"] == 0.25
 
@@ -84,3 +87,21 @@ def test_records_are_readable_by_group_and_others_under_umask_022(tmp_path):
     for path in (tmp_path / f"{record['id']}.json", tmp_path / f"{record['id']}.npz"):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == 0o644, oct(mode)
+
+
+DATASET_CONFIGS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("dataset", DATASET_CONFIGS)
+def test_api_and_cli_agree_for_every_dataset_config(dataset, tmp_path):
+    extra = {}
+    if dataset == "arrays":  # needs a file; its content enters the id
+        write_npz(tmp_path / "mine.npz", load("digits").labels[:100])
+        extra = {"path": str(tmp_path / "mine.npz")}
+    overrides = [f"dataset={dataset}", "loss=piecewise_zero", "loss.c=0.05", "seed=2",
+                 *(f"dataset.{k}={v}" for k, v in extra.items())]
+    api = ExperimentSettings.from_dict({"dataset": {"name": dataset, **extra},
+                                        "loss": {"name": "piecewise_zero", "c": 0.05}, "seed": 2})
+    cli = ExperimentSettings.from_config(cli_config(*overrides))
+    assert api.identity() == cli.identity()
+    assert api.id == cli.id

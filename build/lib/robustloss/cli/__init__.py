@@ -1,0 +1,72 @@
+"""The robustloss command: one entry point, a subcommand per job, ``--help`` on each.
+
+    robustloss run [-m] OVERRIDES...        one experiment, or a sweep (Hydra; --help: its options)
+    robustloss tables DIR [--paper]         the paper's tables from the records under DIR
+    robustloss figures DIR [--noise KIND]   the paper's figures (and Figure 8) from the records
+    robustloss label-issues DIR             what the records under DIR flag, ranked
+    robustloss reproduce TABLE [--smoke] [--launcher slurm] ...   a paper table's sweeps, then the table
+    robustloss demo                         all seven losses on the bundled digits, tables, figures
+    robustloss bench                        speed and memory of the training loop
+    robustloss find-issues PATH             the label errors in your own data, with a report
+    robustloss --version
+
+Bad input ends any subcommand with one line ``robustloss: error: ...`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from robustloss import __version__
+
+# subcommand -> (module, one-line help); each module has main(argv)
+COMMANDS = {
+    "run": ("robustloss.cli.run", "one experiment, or a sweep with -m (Hydra overrides)"),
+    "tables": ("robustloss.reporting.tables", "the paper's tables from a folder of records"),
+    "figures": ("robustloss.reporting.figures.__main__", "the paper's figures from a folder of records"),
+    "label-issues": ("robustloss.reporting.label_issues", "the samples a folder's records flag"),
+    "reproduce": ("robustloss.cli.reproduce", "run a paper table's sweeps, then write the table"),
+    "demo": ("robustloss.cli.demo", "all seven losses on digits: tables and figures in minutes"),
+    "bench": ("robustloss.cli.bench", "speed and memory of the training loop (prints numbers)"),
+    "find-issues": ("robustloss.cli.find_issues", "find the label errors in your own data"),
+}
+
+
+def version() -> str:
+    """``robustloss X.Y.Z`` and the git commit of the source tree, when there is one."""
+    from robustloss.experiments.provenance import git_commit
+
+    git = git_commit()
+    if not git["commit"]:
+        return f"robustloss {__version__}"
+    return f"robustloss {__version__} (git {git['commit'][:12]}{', modified' if git['dirty'] else ''})"
+
+
+def run_hydra(argv: list[str]) -> int:
+    """Hydra reads sys.argv itself: hand it the overrides."""
+    from robustloss.cli.run import main as hydra_main
+
+    sys.argv = ["robustloss run", *argv]
+    hydra_main()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(
+        prog="robustloss", description=__doc__.split("\n\n")[0],
+        epilog="`robustloss COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version", version=version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, text) in COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    if not argv or argv[0] not in COMMANDS:  # usage, --help, --version, or an unknown command
+        parser.parse_args(argv)
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return run_hydra(rest)
+    import importlib
+
+    code = importlib.import_module(COMMANDS[command][0]).main(rest)
+    return int(code or 0)

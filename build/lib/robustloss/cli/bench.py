@@ -1,0 +1,225 @@
+"""Speed and memory benchmarks; prints numbers (no pass/fail) and writes them as JSON.
+
+    robustloss bench [--device auto|cpu|cuda] [--steps N] [--json bench.json]
+
+Per model (small CNN on MNIST shapes, ResNet-32 and ResNet-34 on CIFAR shapes; generated
+uint8 data), training throughput (samples/s, fwd + bwd + optimiser step, batch 64) of:
+- baseline: the loop the paper's code uses (a DataLoader over a float32 TensorDataset,
+  a host-to-device copy per batch, float32);
+- pipeline fp32: this project's loop (device-resident uint8 data, index-sliced batches);
+- each lever alone: channels-last, bfloat16 autocast; and together (bf16 + channels-last =
+  train.precision=bf16 on a CPU); float16 + GradScaler on CUDA;
+- the K = 5 folds stacked into one vmapped model (train.stack=stacked; networks without
+  BatchNorm), in fp32 and in this device's auto precision;
+- ``auto``: what train.precision=auto and train.stack=auto pick on this device;
+- recording dynamics (p_y and margins of every sample, fp32): its overhead;
+with the projected wall time of one paper-protocol experiment (5 folds x 10 epochs on 80% of
+the training set) and the ratio to the baseline. Then one whole digits experiment and peak
+memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from robustloss.components import losses, models
+from robustloss.experiments.experiment import ExperimentSettings, run_experiment
+from robustloss.experiments.provenance import describe_device, resolve_device
+from robustloss.training.dynamics import DynamicsRecorder
+from robustloss.training.loop import TrainSettings, fit
+from robustloss.training.precision import Precision, resolve_precision
+from robustloss.training.stacked import fit_stacked, use_stacking, why_not_stackable
+
+# model, image shape, classes, training-set size of the paper's dataset
+CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 50000),
+         ("resnet34_cifar", (3, 32, 32), 100, 50000)]
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def baseline_rate(name, shape, classes, device, steps) -> float:
+    """The paper code's loop: DataLoader(TensorDataset(float32)), .to(device) per batch."""
+    torch.manual_seed(0)
+    model = models.build(name, shape, classes).to(device)
+    n = 64 * steps
+    data = TensorDataset(torch.randint(0, 256, (n, *shape)).float(), torch.randint(0, classes, (n,)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = losses.BlurryLoss(0.4)
+    model.train()
+
+    def epoch(limit):
+        for i, (x, y) in enumerate(DataLoader(data, batch_size=64, shuffle=True)):
+            if i == limit:
+                break
+            x, y = x.to(device), y.to(device)
+            loss = loss_fn(model(x), y).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    epoch(max(2, steps // 10))
+    _sync(device)
+    start = time.perf_counter()
+    epoch(steps)
+    _sync(device)
+    return n / (time.perf_counter() - start)
+
+
+def pipeline_rate(name, shape, classes, device, steps, precision: Precision,
+                  dynamics: bool = False) -> float:
+    torch.manual_seed(0)
+    model = models.build(name, shape, classes).to(device)
+    n = 64 * steps
+    images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, classes, (n,), device=device)
+    schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
+    settings = TrainSettings(epochs=1)
+    warm = 64 * max(2, steps // 10)
+    fit(model, images[:warm], labels[:warm], schedule, settings, torch.Generator().manual_seed(0),
+        precision=precision)
+    recorder = DynamicsRecorder(torch.arange(n, device=device), n, 1) if dynamics else None
+    _sync(device)
+    start = time.perf_counter()
+    fit(model, images, labels, schedule, settings, torch.Generator().manual_seed(0),
+        on_batch=recorder.hook if recorder else None, precision=precision)
+    if recorder:
+        recorder.to_numpy()  # the host transfer counts
+    _sync(device)
+    return n / (time.perf_counter() - start)
+
+
+def stacked_rate(name, shape, classes, device, steps, precision: Precision, folds: int = 5) -> float:
+    """Samples/s of ``folds`` models trained stacked, each on its own ``64 * steps`` samples."""
+    torch.manual_seed(0)
+    stack = [models.build(name, shape, classes).to(device) for _ in range(folds)]
+    n = 64 * steps
+    images = torch.randint(0, 256, (folds * n, *shape), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, classes, (folds * n,), device=device)
+    schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
+    settings = TrainSettings(epochs=1)
+
+    def run(size):
+        indices = [torch.arange(k * n, k * n + size, device=device) for k in range(folds)]
+        generators = [torch.Generator().manual_seed(k) for k in range(folds)]
+        fit_stacked(stack, images, labels, indices, schedule, settings, generators,
+                    precision=precision)
+
+    run(64 * max(2, steps // 10))
+    _sync(device)
+    start = time.perf_counter()
+    run(n)
+    _sync(device)
+    return folds * n / (time.perf_counter() - start)
+
+
+def dynamics_overhead(name, shape, classes, device, steps, pairs: int = 3) -> float:
+    """Extra training time from recording dynamics: the median over ``pairs`` interleaved
+    (with, without) measurements, so drifting machine load affects both alike."""
+    ratios = []
+    for _ in range(pairs):
+        without = pipeline_rate(name, shape, classes, device, steps, Precision("fp32"))
+        with_dynamics = pipeline_rate(name, shape, classes, device, steps, Precision("fp32"), True)
+        ratios.append(without / with_dynamics - 1)
+    return sorted(ratios)[len(ratios) // 2]
+
+
+def peak_memory_mib(device) -> float:
+    """CUDA: the peak allocated since the last call (reset after reading); CPU: the
+    process's peak resident set so far (it cannot be reset)."""
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        torch.cuda.reset_peak_memory_stats()
+        return peak
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def variants(device):
+    cpu = device.type == "cpu"
+    out = {"pipeline fp32": Precision("fp32"),
+           "+ channels-last": Precision("fp32", channels_last=True),
+           "+ bf16 autocast": Precision("bf16"),
+           "+ bf16 + channels-last": Precision("bf16", channels_last=True)}
+    if not cpu:
+        out["+ fp16 + GradScaler"] = Precision("fp16")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="robustloss bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=None, help="batches per measurement")
+    parser.add_argument("--json", default="results/bench.json", help="where to write the numbers")
+    parser.add_argument("--models", default=",".join(c[0] for c in CASES))
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    header = (f"device: {describe_device(device)}; torch {torch.__version__}; "
+              f"python {platform.python_version()}; threads {torch.get_num_threads()}")
+    print(header)
+    print(f"{'model':15} {'variant':34} {'samples/s':>10} {'x baseline':>10} {'paper experiment':>17}")
+    results = {"machine": header, "models": {}}
+    for name, shape, classes, n_train in CASES:
+        if name not in args.models.split(","):
+            continue
+        steps = args.steps or (100 if device.type == "cuda" else (40 if name == "small_cnn" else 3))
+        rates = {"baseline (paper code's loop)": baseline_rate(name, shape, classes, device, steps)}
+        for label, precision in variants(device).items():
+            rates[label] = pipeline_rate(name, shape, classes, device, steps, precision)
+        auto = resolve_precision("auto", device)
+        probe = models.build(name, shape, classes)
+        if why_not_stackable(probe) is None:
+            rates["5 folds stacked, fp32"] = stacked_rate(name, shape, classes, device, steps,
+                                                          Precision("fp32"))
+            rates[f"5 folds stacked, {auto.name}"] = stacked_rate(name, shape, classes, device,
+                                                                 steps, auto)
+        stacks = use_stacking("auto", probe, device, False, [64 * steps] * 5, 64)
+        auto_label = f"= auto ({auto.name}{' + channels-last' if auto.channels_last else ''}" \
+                     f"{', stacked' if stacks else ''})"
+        rates[auto_label] = (rates[f"5 folds stacked, {auto.name}"] if stacks else
+                             pipeline_rate(name, shape, classes, device, steps, auto))
+        rates["pipeline fp32 + dynamics"] = pipeline_rate(name, shape, classes, device, steps,
+                                                          Precision("fp32"), dynamics=True)
+        base = rates["baseline (paper code's loop)"]
+        results["models"][name] = {}
+        for label, rate in rates.items():
+            projected = 5 * 10 * 0.8 * n_train / rate
+            results["models"][name][label] = {"samples_per_second": rate, "ratio": rate / base,
+                                              "projected_experiment_seconds": projected}
+            print(f"{name:15} {label:34} {rate:10.0f} {rate / base:9.2f}x "
+                  f"{projected / 60:12.1f} min", flush=True)
+        overhead = dynamics_overhead(name, shape, classes, device, steps)
+        results["models"][name]["dynamics_overhead"] = overhead
+        print(f"{name:15} {'dynamics recording cost':34} {100 * overhead:+9.1f} % of fp32 training time "
+              "(median of 3 interleaved pairs)")
+        peak = peak_memory_mib(device)
+        results["models"][name]["peak_memory_mib"] = peak
+        print(f"{name:15} {'peak memory so far':34} {peak:10.0f} MiB "
+              f"({'CUDA allocated, this model' if device.type == 'cuda' else 'process RSS'})")
+    settings = ExperimentSettings.from_dict({
+        "dataset": {"name": "digits"}, "loss": {"name": "blurry", "gamma": 0.4},
+        "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},
+        "train": {"lr": 3e-3, "inputs": "unit"}, "device": args.device})
+    start = time.perf_counter()
+    record, _ = run_experiment(settings, progress=False)
+    digits = time.perf_counter() - start
+    print(f"digits experiment (5 folds x 10 epochs + cleanlab): {digits:.2f} s, "
+          f"F1 {record['metrics']['f1']:.3f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:.0f} MiB")
+    results.update(digits_experiment_seconds=digits, peak_rss_mib=peak)
+    with open(args.json, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print(f"-> {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""``robustloss find-issues``: the label errors in your own data.
+
+    robustloss find-issues PATH [--out DIR] [--loss blurry] [--gamma auto] [--review K] ...
+
+PATH: an image folder (``PATH/<class>/<image>``), an ``.npz`` (``images``, ``labels``), or a
+feature table (``.csv`` / ``.parquet`` with a label column, or ``.npy`` with ``--labels``).
+Writes into DIR (default ``label_issues/<input name>``): ``label_issues.csv`` (one row per
+sample, most suspicious first), ``review.csv`` (the K most suspicious), ``report.html`` and
+``find_issues.json`` (the settings, the chosen parameters, versions: how to reproduce it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from robustloss.errors import UserError, as_user_errors, cli
+
+RESULT_FILES = ("label_issues.csv", "review.csv", "report.html", "find_issues.json")
+
+
+def number_or_auto(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
+def find_issues_parser() -> argparse.ArgumentParser:
+    from robustloss.find.core import FindSettings
+
+    parser = argparse.ArgumentParser(prog="robustloss find-issues",
+                                     description=__doc__.split("\n\n")[2])
+    parser.add_argument("path", help="image folder, .npz, .csv, .parquet or .npy")
+    parser.add_argument("--out", help="output folder (default: label_issues/<input name>)")
+    parser.add_argument("--review", type=int, default=20, metavar="K",
+                        help="show the K most suspicious samples, flagged or not (default 20)")
+    parser.add_argument("--label-column", default="label", help="feature tables: the label column")
+    parser.add_argument("--labels", help=".npy features: the file with one label per row")
+    parser.add_argument("--image-size", type=int,
+                        help="image folders: resize to this square size (default: keep a common "
+                             "size, else 32)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an output folder that holds another input's results")
+    defaults = FindSettings()
+    for field in fields(FindSettings):
+        kind = number_or_auto if field.name in ("gamma", "c") else (
+            float if field.name == "lr" else int if field.type in ("int", "int | None") else str)
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
+                            default=getattr(defaults, field.name),
+                            help=f"(default {getattr(defaults, field.name)})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or stage lines")
+    return parser
+
+
+def output_folder(args) -> Path:
+    """The output folder; one holding another input's results is refused (never merged)."""
+    source = str(Path(args.path).expanduser().resolve())
+    out = Path(args.out) if args.out else Path("label_issues") / Path(source).name
+    previous = out / "find_issues.json"
+    if previous.is_file() and not args.force:
+        try:
+            earlier = json.loads(previous.read_text())["input"]
+        except (ValueError, KeyError):
+            earlier = None
+        if earlier != source:
+            raise UserError(f"{out} holds the results of another input ({earlier}); "
+                            "choose another --out or add --force")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"output folder {out} cannot be created: {error.strerror}") from None
+    return out
+
+
+def run_find_issues(args) -> int:
+    from robustloss.experiments.provenance import git_commit, package_versions
+    from robustloss.find.core import FindSettings, find_label_issues
+    from robustloss.find.inputs import load_user_data
+    from robustloss.find.report import summary_line, write_report
+
+    if args.review < 1:
+        raise UserError(f"--review must be at least 1, got {args.review}")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="robustloss: %(message)s", stream=sys.stderr)
+    out = output_folder(args)
+    settings = {f.name: getattr(args, f.name) for f in fields(FindSettings)}
+    start = time.perf_counter()
+    with as_user_errors():
+        data = load_user_data(args.path, args.label_column, args.labels, args.image_size)
+    table = find_label_issues(data, progress=not args.quiet, **settings)
+    seconds = time.perf_counter() - start
+    table.to_csv(out / "label_issues.csv", index=False)
+    table.head(args.review).to_csv(out / "review.csv", index=False)
+    write_report(table, out / "report.html", data.inputs if data.kind == "images" else None,
+                 review=max(args.review, 48))
+    attrs = table.attrs
+    (out / "find_issues.json").write_text(json.dumps({
+        "input": str(Path(args.path).expanduser().resolve()), "command": sys.argv,
+        "settings": attrs["settings"], "loss_params": attrs["loss_params"],
+        "estimated_noise_rate": attrs["estimated_noise_rate"],
+        "num_flagged": attrs["num_flagged"], "num_samples": attrs["num_samples"],
+        "class_names": attrs["class_names"], "seconds": seconds,
+        "versions": package_versions(), "git": git_commit()}, indent=2))
+    print(f"{summary_line(table)}; estimated noise rate {100 * attrs['estimated_noise_rate']:.1f}%; "
+          f"{attrs['loss']} {attrs['loss_params'] or ''} ({seconds:.0f} s)")
+    print(f"the {args.review} most suspicious:")
+    columns = ["rank", "sample", "given_label", "suggested_label", "p_given", "flagged"]
+    print(table.head(args.review)[columns].to_string(index=False, float_format="%.3f"))
+    print(f"-> {out}/: " + ", ".join(RESULT_FILES))
+    return 0
+
+
+@cli
+def main(argv: list[str] | None = None) -> int:
+    return run_find_issues(find_issues_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

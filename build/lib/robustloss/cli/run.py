@@ -1,0 +1,69 @@
+"""``robustloss run``: the Hydra app, one composed config -> one experiment -> one record.
+
+    robustloss run dataset=digits loss=blurry loss.gamma=0.4 noise.rate=0.2 seed=3
+    robustloss run -m loss=ce,focal noise.rate=0.1,0.2      # a sweep (multirun)
+
+The configs are the packaged ``robustloss.conf`` (or $ROBUSTLOSS_CONFIG_DIR); add your own
+folder with ``--config-dir DIR`` or ``hydra.searchpath=[file:///abs/DIR]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from robustloss.errors import TRACEBACK_VARIABLE, UserError, as_user_errors, report
+from robustloss.experiments.config import config_path
+from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+
+log = logging.getLogger("robustloss")
+
+
+def describe(settings: ExperimentSettings) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in settings.loss.params.items())
+    return (f"{settings.dataset.name} eta={settings.noise.rate} {settings.loss.name}"
+            f"({params}) delay={settings.loss.delay} {settings.detector.name} seed={settings.seed}")
+
+
+@hydra.main(version_base="1.3", config_path=config_path(), config_name="config")
+def main(cfg: DictConfig) -> dict:
+    """One experiment; a user error (bad setting or file) ends the process with one line on
+    stderr and exit status 2 (a traceback with ROBUSTLOSS_TRACEBACK=1)."""
+    try:
+        return experiment(cfg)
+    except UserError as err:
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        sys.stderr.flush()
+        os._exit(report(err))  # not SystemExit: Hydra would wrap it in its own report
+
+
+def experiment(cfg: DictConfig) -> dict:
+    if "sweep" in cfg and HydraConfig.get().mode != RunMode.MULTIRUN:
+        raise UserError("this experiment config describes a table sweep: run it with "
+                        "`robustloss reproduce <table>` (make reproduce-<table>), not as one experiment")
+    with as_user_errors():
+        config = OmegaConf.to_container(cfg, resolve=True)
+        settings = ExperimentSettings.from_config(config)
+    record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
+    m = record["metrics"]
+    status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"
+    if m.get("n_corrupted", 1) == 0:  # the labels as given, no known corruption: no F1
+        log.info("%s [%s] %s: %d of %d flagged (no known corruption to score against)",
+                 describe(settings), record["id"], status, m["n_flagged"],
+                 record["data"]["num_judged"])
+    else:
+        log.info("%s [%s] %s: F1 %.4f, balanced accuracy %.4f", describe(settings), record["id"],
+                 status, m["f1"], m["balanced_accuracy"])
+    return {"id": record["id"], "ran": ran, "f1": m["f1"],
+            "balanced_accuracy": m["balanced_accuracy"]}
+
+
+if __name__ == "__main__":
+    main()

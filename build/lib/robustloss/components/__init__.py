@@ -1,0 +1,1 @@
+"""Components chosen by name in a config: losses, models, label noise (the registries)."""

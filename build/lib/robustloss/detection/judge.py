@@ -1,0 +1,142 @@
+"""From data and a training plan to a judgement: which samples the detector flags, with the
+evidence it used. Two kinds of evidence (detect.EVIDENCE):
+
+- out-of-fold probabilities (Confident Learning): K-fold cross-validation on the noisy
+  training set, or the test-set protocol (train once, predict the test split);
+- training runs (AUM): runs on the whole noisy training set with planted threshold samples.
+
+Both may record training dynamics (p_y and margins per sample and epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from robustloss.components.noise import corrupt
+from robustloss.detection import aum as aum_detector
+from robustloss.detection.detect import DETECTORS, detect, evidence_of
+from robustloss.detection.metrics import accuracy, separation
+from robustloss.records import atomic_write, record_id
+from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
+from robustloss.training.dynamics import DynamicsRecorder, stack_runs
+
+
+@dataclass
+class Judgement:
+    """One row per judged candidate (the training set, or the test split).
+
+    noisy / true: int (n,) given and clean labels; corrupted: bool (n,) noisy != true;
+    flagged: bool (n,); judged: bool (n,) rows the detector could judge (all but AUM's
+    holdout); runs: statistics per fold or run; arrays: evidence for the .npz; metrics:
+    evidence-specific numbers (held-out accuracy, AUM thresholds and separation).
+    """
+
+    noisy: np.ndarray
+    true: np.ndarray
+    corrupted: np.ndarray
+    flagged: np.ndarray
+    judged: np.ndarray
+    runs: list[dict]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def noisy_labels(settings, labels, given, num_classes, images=None, device="cpu"):
+    """(noisy (n,), corrupted (n,)): human labels where the dataset ships them, else synthetic
+    noise of ``settings.noise`` (``images``: the samples the labels belong to)."""
+    if given is not None:
+        noisy = given.astype(np.int64)
+        return noisy, noisy != labels
+    noise = settings.noise
+    return corrupt(noise.kind, labels, num_classes, noise.rate, settings.seed, noise.mode,
+                   dataset=settings.dataset.name, images=images, flips=noise.flips,
+                   spread=noise.spread, device=device)
+
+
+def _test_set_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
+    """Train on the training set as given, predict the test set. Training does not depend on
+    the noise rate or the detector, so the probabilities are cached under ``cache_dir`` and
+    shared by every eta of a sweep."""
+    key = {k: v for k, v in settings.identity().items() if k not in ("noise", "detector")}
+    path = None if cache_dir is None else Path(cache_dir) / f"{record_id(key)}.npz"
+    if path is not None and path.exists():
+        with np.load(path) as cached:
+            return cached["probabilities"], json.loads(str(cached["stats"]))
+    with progress_bar(settings.train.epochs, progress) as bar:
+        probs, stats, _ = fit_and_predict(
+            make_model, data.images.to(device),
+            torch.as_tensor(data.labels, dtype=torch.int64, device=device),
+            data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
+    probs = probs.cpu().numpy()
+    if path is not None:
+        atomic_write(path, lambda h: np.savez(h, probabilities=probs, stats=json.dumps(stats)))
+    return probs, stats
+
+
+def _by_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
+    recorders: list[DynamicsRecorder] = []
+    if settings.protocol == "test_set":  # prepare() checked that the test split exists
+        noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes,
+                                        data.test_images, device)
+        true = data.test_labels
+        probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,
+                                               progress, cache_dir)
+        fold_of, runs = np.zeros(len(noisy), dtype=np.int64), [stats]
+    else:
+        noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
+                                        data.images, device)
+        true = data.labels
+
+        def batch_hook(k, train_idx):
+            if settings.dynamics == "all" or (settings.dynamics == "first_fold" and k == 0):
+                recorders.append(DynamicsRecorder(train_idx, len(noisy), settings.train.epochs))
+                return recorders[-1].hook
+            return None
+
+        result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
+                                settings.train, settings.folds, settings.seed, device, progress,
+                                settings.cv, batch_hook=batch_hook)
+        probs, fold_of, runs = result.probabilities, result.fold_of, result.folds
+    flagged = detect(settings.detector.name, noisy, probs, **settings.detector.params)
+    for run in runs:
+        held = fold_of == run["fold"]
+        run["accuracy_noisy"] = accuracy(probs[held], noisy[held])
+        run["accuracy_true"] = accuracy(probs[held], true[held])
+    metrics = {"accuracy_noisy": accuracy(probs, noisy), "accuracy_true": accuracy(probs, true)}
+    arrays = {"probabilities": probs, "fold_of": fold_of, **stack_runs(recorders)}
+    return Judgement(noisy, true, corrupted, flagged, np.ones(len(noisy), dtype=bool), runs,
+                     arrays, metrics)
+
+
+def _by_training_runs(settings, data, make_model, schedule, device, progress):
+    aum_settings = DETECTORS.create(settings.detector.name, settings.detector.params)
+    noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
+                                    data.images, device)
+    evidence = aum_detector.train_runs(
+        data.images, noisy, data.num_classes, make_model, schedule, settings.train,
+        aum_settings, settings.seed, device, progress, settings.dynamics)
+    flagged, aum, thresholds = aum_detector.flag(evidence, aum_settings.percentile)
+    judged = evidence.trained
+    metrics = {"aum_thresholds": thresholds,
+               **separation(aum[judged], corrupted[judged])}
+    arrays = {"aum": aum, "aum_per_run": evidence.aum, "threshold_sample": evidence.threshold,
+              **evidence.dynamics}
+    return Judgement(noisy, data.labels, corrupted, flagged, judged, evidence.runs, arrays,
+                     metrics)
+
+
+def judge(settings, data, make_model: Callable[[int | None], nn.Module], schedule, device,
+          progress: bool = True, cache_dir: str | Path | None = None) -> Judgement:
+    """Train as the detector's evidence requires, then detect. ``make_model(num_outputs)``
+    builds a fresh classifier (``None``: one output per class)."""
+    if evidence_of(settings.detector.name) == "training_runs":
+        return _by_training_runs(settings, data, make_model, schedule, device, progress)
+    return _by_probabilities(settings, data, lambda: make_model(None), schedule, device,
+                             progress, cache_dir)

@@ -1,0 +1,176 @@
+"""``find_label_issues``: the label errors in a practitioner's own data, as a DataFrame.
+
+No synthetic noise and no known truth: the given labels are the ones checked. The samples
+are cross-validated (K folds, a fresh model per fold) under a robust loss, cleanlab's
+Confident Learning flags the labels the out-of-fold probabilities contradict, and every
+sample gets a rank (most suspicious first), its given and suggested class, their
+probabilities and cleanlab's label-quality score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from robustloss.components import losses, models
+from robustloss.detection.detect import confident_learning
+from robustloss.errors import as_user_errors, check_choice, check_integer
+from robustloss.experiments.provenance import resolve_device
+from robustloss.experiments.settings import DEFAULT_DELAY
+from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_for_noise
+from robustloss.find.inputs import UserData, check_classes, load_user_data
+from robustloss.reporting.label_issues import label_issues
+from robustloss.training.crossval import cross_validate
+from robustloss.training.loop import TrainSettings
+
+log = logging.getLogger("robustloss.find")
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class FindSettings:
+    """How find_label_issues trains and judges.
+
+    loss: any of robustloss.components.losses (default Blurry Loss, the paper's); gamma / c: Blurry
+    Loss's / Piecewise-zero's parameter or "auto" (robustloss.find.choose). epochs, folds:
+    the paper's 10 and 5. lr, batch_size: None = by input kind: images 3e-3 / 64 (a small
+    CNN, inputs scaled to [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP
+    head on standardised features). seed: folds, initialisation and batch order.
+    """
+
+    loss: str = "blurry"
+    gamma: float | str = AUTO
+    c: float | str = AUTO
+    folds: int = 5
+    epochs: int = 10
+    lr: float | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        check_choice("loss", self.loss, tuple(losses.LOSSES.names()))
+        check_integer("folds", self.folds, 2)
+        check_integer("epochs", self.epochs, 1)
+        check_integer("seed", self.seed, 0)
+        for name in ("gamma", "c"):
+            value = getattr(self, name)
+            if value != AUTO and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
+
+    def loss_params(self, eta: float | None) -> dict:
+        """The loss's parameters, with 'auto' resolved for corruption rate ``eta``."""
+        if self.loss not in PARAMETER_OF:
+            return {}
+        name = PARAMETER_OF[self.loss]
+        value = getattr(self, name)
+        return {name: parameter_for_noise(self.loss, eta) if value == AUTO else float(value)}
+
+    @property
+    def needs_noise_estimate(self) -> bool:
+        return self.loss in PARAMETER_OF and getattr(self, PARAMETER_OF[self.loss]) == AUTO
+
+    def train_settings(self, kind: str) -> TrainSettings:
+        images = kind == "images"
+        return TrainSettings(epochs=self.epochs, lr=self.lr or (3e-3 if images else 1e-3),
+                             batch_size=self.batch_size or (64 if images else 128),
+                             inputs="unit" if images else "raw")
+
+
+def model_for(data: UserData):
+    """A small CNN for images, an MLP head for feature vectors; checked on two samples."""
+    name = "small_cnn" if data.kind == "images" else "mlp"
+    shape = tuple(data.inputs.shape[1:])
+
+    def make_model():
+        return models.build(name, shape, data.num_classes)
+
+    with torch.no_grad():
+        make_model().eval()(data.inputs[:2].float())
+    return make_model
+
+
+def standardised(features: torch.Tensor) -> torch.Tensor:
+    """Each feature to mean 0, standard deviation 1 over all rows (no labels used)."""
+    return (features - features.mean(0)) / (features.std(0) + 1e-6)
+
+
+def out_of_fold(data: UserData, settings: FindSettings, loss: str, params: dict,
+                make_model, device, progress: bool) -> np.ndarray:
+    inputs = data.inputs if data.kind == "images" else standardised(data.inputs)
+    schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params),
+                                   DEFAULT_DELAY.get(loss, 0))  # the paper's CE warm-up (PZ: 1)
+    result = cross_validate(inputs, data.labels, data.num_classes, make_model, schedule,
+                            settings.train_settings(data.kind), folds=settings.folds,
+                            seed=settings.seed, device=device, progress=progress)
+    return result.probabilities
+
+
+def find_label_issues(data: str | Path | UserData, settings: FindSettings | None = None,
+                      progress: bool = True, label_column: str = "label",
+                      labels_path: str | Path | None = None, image_size: int | None = None,
+                      **overrides) -> pd.DataFrame:
+    """The label issues of ``data`` (a path: image folder, .npz or feature table, see
+    robustloss.find.inputs; or a UserData). ``overrides``: FindSettings fields (``loss``,
+    ``gamma``, ...). Returns one row per sample, most suspicious first: rank, index (row in
+    the input), sample, given_label, suggested_label (class names), p_given, p_suggested,
+    label_quality (cleanlab's normalized margin; low = suspicious), flagged. ``.attrs``:
+    estimated_noise_rate, num_flagged, num_samples, loss, loss_params, class_names,
+    source, settings."""
+    with as_user_errors():  # every input check, before any training
+        unknown = sorted(set(overrides) - {f.name for f in fields(FindSettings)})
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; valid: "
+                             f"{[f.name for f in fields(FindSettings)]}")
+        settings = replace(settings or FindSettings(), **overrides)
+        if not isinstance(data, UserData):
+            data = load_user_data(data, label_column, labels_path, image_size)
+        check_classes(data, settings.folds)
+        make_model = model_for(data)
+        device = resolve_device(settings.device)
+        losses.build(settings.loss, data.num_classes, **settings.loss_params(0.2))
+    log.info("%s: %d samples, %d classes (%s)", data.source, len(data), data.num_classes, data.kind)
+    eta = None
+    if settings.needs_noise_estimate or settings.loss == "ce":
+        log.info("pass 1: cross-entropy, %d folds x %d epochs", settings.folds, settings.epochs)
+        ce_probs = out_of_fold(data, settings, "ce", {}, make_model, device, progress)
+        eta = estimate_noise_rate(data.labels, ce_probs)
+        log.info("estimated noise rate: %.1f%%", 100 * eta)
+    params = settings.loss_params(eta)
+    if settings.loss == "ce":
+        probs = ce_probs
+    else:
+        log.info("pass %d: %s %s", 2 if eta is not None else 1, settings.loss, params)
+        probs = out_of_fold(data, settings, settings.loss, params, make_model, device, progress)
+        if eta is None:
+            eta = estimate_noise_rate(data.labels, probs)
+    flagged = confident_learning(data.labels, probs)
+    table = issue_table(data, probs, flagged)
+    table.attrs.update(
+        estimated_noise_rate=eta, num_flagged=int(flagged.sum()), num_samples=len(data),
+        loss=settings.loss, loss_params=params, class_names=data.class_names,
+        source=data.source, kind=data.kind, settings=asdict(settings))
+    return table
+
+
+def issue_table(data: UserData, probs: np.ndarray, flagged: np.ndarray) -> pd.DataFrame:
+    """label_issues' columns with class names, ranked by label quality (lowest first)."""
+    frame = label_issues(data.labels, probs, flagged)
+    frame = frame.sort_values("label_quality", kind="stable").reset_index(drop=True)
+    names = np.array(data.class_names, dtype=object)
+    return pd.DataFrame({
+        "rank": np.arange(1, len(frame) + 1),
+        "index": frame["index"],
+        "sample": np.array(data.sample_names, dtype=object)[frame["index"]],
+        "given_label": names[frame["given_label"]],
+        "suggested_label": names[frame["predicted_label"]],
+        "p_given": frame["p_given"],
+        "p_suggested": frame["p_predicted"],
+        "label_quality": frame["label_quality"],
+        "flagged": frame["flagged"],
+    })
