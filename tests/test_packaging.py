@@ -8,11 +8,11 @@ import os
 import site
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from robustloss.data import load
 

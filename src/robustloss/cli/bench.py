@@ -26,10 +26,12 @@ import platform
 import resource
 import time
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from robustloss.components import losses, models
+from robustloss.components.noise import NOISE_KINDS, corrupt
 from robustloss.experiments.experiment import ExperimentSettings, run_experiment
 from robustloss.experiments.provenance import describe_device, resolve_device
 from robustloss.training.dynamics import DynamicsRecorder
@@ -154,6 +156,28 @@ def variants(device):
     return out
 
 
+def noise_generation_seconds(device) -> dict[str, float]:
+    """Seconds to corrupt 60,000 labels of 28x28 images (MNIST's size) with each noise kind,
+    and 50,000 of 3x32x32 with 100 classes (CIFAR-100's) for the instance-dependent kind."""
+    generator = torch.Generator().manual_seed(0)
+    cases = {"mnist": (torch.randint(0, 256, (60000, 1, 28, 28), dtype=torch.uint8,
+                                     generator=generator), 10),
+             "cifar100": (torch.randint(0, 256, (50000, 3, 32, 32), dtype=torch.uint8,
+                                        generator=generator), 100)}
+    seconds = {}
+    for dataset, (images, classes) in cases.items():
+        labels = np.random.default_rng(0).integers(0, classes, len(images))
+        kinds = NOISE_KINDS if dataset == "mnist" else ("instance",)
+        for kind in kinds:
+            start = time.perf_counter()
+            corrupt(kind, labels, classes, 0.4, 0, dataset=dataset, images=images.to(device),
+                    device=device)
+            seconds[f"{dataset} {kind}"] = time.perf_counter() - start
+            print(f"{'noise':15} {dataset + ' ' + kind:34} {seconds[f'{dataset} {kind}']:10.2f} s "
+                  f"({len(images):,} labels)", flush=True)
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="robustloss bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
@@ -204,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         results["models"][name]["peak_memory_mib"] = peak
         print(f"{name:15} {'peak memory so far':34} {peak:10.0f} MiB "
               f"({'CUDA allocated, this model' if device.type == 'cuda' else 'process RSS'})")
+    results["noise_seconds"] = noise_generation_seconds(device)
     settings = ExperimentSettings.from_dict({
         "dataset": {"name": "digits"}, "loss": {"name": "blurry", "gamma": 0.4},
         "model": {"name": "small_cnn"}, "detector": {"name": "confident_learning"},

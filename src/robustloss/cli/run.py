@@ -27,7 +27,8 @@ log = logging.getLogger("robustloss")
 
 def describe(settings: ExperimentSettings) -> str:
     params = ", ".join(f"{k}={v}" for k, v in settings.loss.params.items())
-    return (f"{settings.dataset.name} eta={settings.noise.rate} {settings.loss.name}"
+    kind = "" if settings.noise.kind == "symmetric" else f" {settings.noise.kind}"
+    return (f"{settings.dataset.name}{kind} eta={settings.noise.rate} {settings.loss.name}"
             f"({params}) delay={settings.loss.delay} {settings.detector.name} seed={settings.seed}")
 
 
