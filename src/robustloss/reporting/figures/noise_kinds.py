@@ -46,13 +46,16 @@ def make(records: pd.DataFrame, dataset=None):
         for col, kind in enumerate(kinds):
             ax = axes[row, col]
             part = data[(data["detector"] == detector) & (data["noise"] == kind)]
-            for i, name in enumerate(losses):
+            for name in losses:
                 line = part[part["loss"] == name]
                 if line.empty:
                     continue
                 bold = name in ("blurry", "piecewise_zero")
+                # one colour per loss in every panel; PZ in black (Okabe-Ito's yellow is hard
+                # to see as a line on white)
+                colour = PALETTE[7] if name == "piecewise_zero" else PALETTE[LOSS_ORDER.index(name)]
                 ax.errorbar(line["eta"], line["f1"], yerr=line["std"].fillna(0),
-                            color=PALETTE[i % len(PALETTE)], marker="o", ms=3,
+                            color=colour, marker="o", ms=3,
                             lw=2.0 if bold else 1.0, ls="-" if bold else "--", capsize=2,
                             label=LOSS_LABELS[name] + (" (best γ)" if name == "blurry" else
                                                        " (best c)" if name == "piecewise_zero" else ""))
