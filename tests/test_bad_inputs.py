@@ -123,6 +123,7 @@ OTHERS = [  # (robustloss subcommand and arguments, words)
     (["reproduce", "table1", "--datasets", "nope", "--smoke"], "unknown dataset 'nope'; valid choices:"),
     (["reproduce", "table1", "--results", "{root}/a_file/x", "--smoke"], "is not writable"),
     (["demo", "--results", "{root}/a_file/x"], "is not writable"),
+    (["bench", "--device", "tpu"], "device must be auto, cpu, cuda or cuda:N; got 'tpu'"),
     (["find-issues", "{root}/nowhere"], "{root}/nowhere"),
     (["run", "noise.rate=2"], "noise.rate must be in [0, 1), got 2.0"),
 ]

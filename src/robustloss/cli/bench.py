@@ -25,6 +25,7 @@ import json
 import platform
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from robustloss.components import losses, models
 from robustloss.components.noise import NOISE_KINDS, corrupt
+from robustloss.errors import as_user_errors, cli
 from robustloss.experiments.experiment import ExperimentSettings, run_experiment
 from robustloss.experiments.provenance import describe_device, resolve_device
 from robustloss.training.dynamics import DynamicsRecorder
@@ -178,6 +180,7 @@ def noise_generation_seconds(device) -> dict[str, float]:
     return seconds
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="robustloss bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto")
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", default="results/bench.json", help="where to write the numbers")
     parser.add_argument("--models", default=",".join(c[0] for c in CASES))
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    with as_user_errors():
+        device = resolve_device(args.device)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     header = (f"device: {describe_device(device)}; torch {torch.__version__}; "
               f"python {platform.python_version()}; threads {torch.get_num_threads()}")
     print(header)

@@ -19,7 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from robustloss.errors import as_user_errors, cli
 from robustloss.experiments.sweeps import pending_jobs
+from robustloss.records import check_writable
 
 SWEEPS = ("demo_baselines", "demo_blurry", "demo_piecewise_zero")
 
@@ -33,6 +35,7 @@ def run_sweep(overrides: list[str], log: Path) -> tuple[int, float]:
     return code, time.perf_counter() - start
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="robustloss demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="results/demo")
@@ -40,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    log_dir = Path(args.results) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    with as_user_errors():  # before any sweep starts
+        log_dir = check_writable(Path(args.results) / "logs")
     sweeps = {f"{sweep} seed={seed}": [f"experiment={sweep}", f"seed={seed}",
                                        f"results_dir={args.results}", "progress=false"]
               for seed in args.seeds for sweep in SWEEPS}
