@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -32,8 +33,18 @@ def installed(tmp_path_factory):
     The dependencies come from this interpreter's site-packages, read as plain paths (so the
     editable install of the checkout is not among them)."""
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a copy of the tracked tree: the build leaves nothing in the checkout
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    if not tracked:  # not a git checkout: everything but the usual build and run products
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+            ".venv", ".git", "results", "outputs", "build", "*.egg-info", "__pycache__"))
+    for name in tracked:
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "-w", str(root / "dist"), str(REPO)], capture_output=True, text=True,
+                            "-w", str(root / "dist"), str(source)], capture_output=True, text=True,
                            timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((root / "dist").glob("robustloss-*.whl"))

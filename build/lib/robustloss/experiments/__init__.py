@@ -1,2 +1,0 @@
-"""Experiments: typed settings and their identity, one experiment from data to record,
-config composition, sweeps and their progress, provenance."""

@@ -1,7 +1,0 @@
-"""``python -m robustloss.run ...``: the same as ``robustloss run ...`` (kept for scripts and
-the Makefile)."""
-
-from robustloss.cli.run import main
-
-if __name__ == "__main__":
-    main()
