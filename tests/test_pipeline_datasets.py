@@ -57,7 +57,11 @@ def test_cifar10n_human_labels_replace_synthetic_noise(tmp_path):
                              "dataset.verify=false", "model=resnet32", "train.epochs=1", "folds=2")
     np.testing.assert_array_equal(arrays["noisy_labels"], worse)
     np.testing.assert_array_equal(arrays["corrupted"], worse != clean)
-    assert record["noise"] == {"source": "human", "rate_realised": 0.25}
+    noise = record["noise"]
+    assert (noise["source"], noise["kind"], noise["rate_realised"]) == ("human", "human", 0.25)
+    counts = np.zeros((10, 10), dtype=int)
+    np.add.at(counts, (worse, clean), 1)  # rows: given label, columns: true label
+    assert noise["transitions"] == counts.tolist()
 
 
 def test_cleaned_cifar100_test_set_protocol(tmp_path):
