@@ -11,6 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+import robustloss
+from robustloss.errors import UserError
+from robustloss.experiments import experiment as experiment_module
+from robustloss.experiments.config import compose_config
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 
 from .conftest import REPO
@@ -100,6 +104,36 @@ def assert_one_line_error(out, words):
 
 
 @pytest.mark.parametrize("overrides, words", RUN, ids=[o for o, _ in RUN])
+def test_every_bad_setting_is_refused_with_its_message_before_training(workspace, overrides, words,
+                                                                       monkeypatch):
+    """In-process, through the configs the CLI composes (fast); the one-line output and exit
+    status of the command itself are checked below on a sample of these rows."""
+    root, results = workspace["root"], workspace["results"]
+    before = snapshot(results)
+    args = [a.format(root=root) for a in overrides.split()]
+    if not any(a.startswith("results_dir=") for a in args):
+        args.append(f"results_dir={results}")
+
+    def trained(*_, **__):
+        raise AssertionError("training started before the input was checked")
+
+    monkeypatch.setattr(experiment_module, "judge", trained)
+    with pytest.raises(UserError) as caught:
+        settings = robustloss.compose(args)
+        run_and_record(settings, str(compose_config(args).results_dir), progress=False)
+    assert words.format(root=root) in str(caught.value).splitlines()[0]
+    assert snapshot(results) == before
+
+
+# one row per kind of check (settings, noise, loss, data file, unknown key, detector, folder)
+COMMAND_LINE = ["seed=abc", "noise.rate=1.0", "noise=asymmetric dataset=arrays dataset.path={root}/ten.npz",
+                "loss=blurry loss.gamma=abc", "dataset=arrays dataset.path={root}/missing.npz",
+                "+train.bogus=1", "detector=aum detector.threshold_size=5000",
+                "results_dir={root}/a_file"]
+
+
+@pytest.mark.parametrize("overrides, words", [row for row in RUN if row[0] in COMMAND_LINE],
+                         ids=COMMAND_LINE)
 def test_run_refuses_bad_input_in_one_line(workspace, overrides, words):
     root, results = workspace["root"], workspace["results"]
     before = snapshot(results)
