@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help install demo test lint tables clean-demo bench \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
 	reproduce-noise figures \
-	fidelity-effects find-issues-checks
+	fidelity-effects find-issues-checks gpu-check gpu-fidelity
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -37,12 +37,12 @@ lint: $(STAMP)  ## ruff
 tables: $(STAMP)  ## tables from the records under RESULTS (default results/demo)
 	$(RL) tables $(or $(RESULTS),results/demo)
 
-# Paper tables. Variables: LAUNCHER=local|slurm, DATASETS=mnist,cifar10 SEEDS=3 RATES=0.2,0.4
+# Paper tables. Variables: LAUNCHER=parallel|local|slurm (default parallel: one experiment per core), DATASETS=mnist,cifar10 SEEDS=3 RATES=0.2,0.4
 # GAMMAS=0.3,0.4 CS=0.01,0.02 KINDS=symmetric,instance DETECTORS=aum SMOKE=1 (minutes on a CPU), RESULTS=results/mine (records folder),
 # OVERRIDES="hydra.launcher.partition=gpu"
 # Datasets are read from $$ROBUSTLOSS_DATA (default here: ../shared/data when it exists).
 export ROBUSTLOSS_DATA ?= $(abspath $(wildcard ../shared/data))
-REPRODUCE = $(RL) reproduce --launcher $(or $(LAUNCHER),local) \
+REPRODUCE = $(RL) reproduce --launcher $(or $(LAUNCHER),parallel) \
 	$(if $(DATASETS),--datasets $(DATASETS)) $(if $(SEEDS),--seeds $(SEEDS)) \
 	$(if $(RATES),--rates $(RATES)) $(if $(GAMMAS),--gammas $(GAMMAS)) $(if $(CS),--cs $(CS)) \
 	$(if $(KINDS),--kinds $(KINDS)) $(if $(DETECTORS),--detectors $(DETECTORS)) \
@@ -84,3 +84,10 @@ bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics co
 
 clean-demo:  ## delete the demo's records
 	rm -rf results/demo
+
+# GPU machine only (README "On a GPU"); nothing in CI depends on these.
+gpu-check: $(STAMP)  ## CUDA paths, bench and one MNIST experiment pair on a GPU (OUT=dir, ~5-8 min)
+	$(PY) scripts/gpu_check.py --out $(or $(OUT),results/gpu_check)
+
+gpu-fidelity: $(STAMP)  ## Table 1 cells at eta=0.2, MNIST + Fashion-MNIST, until BUDGET_MIN runs out (OUT=dir)
+	$(PY) scripts/gpu_fidelity.py --out $(or $(OUT),results/gpu_fidelity) --budget-min $(or $(BUDGET_MIN),10)

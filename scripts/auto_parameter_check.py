@@ -1,13 +1,16 @@
 """How close the automatic gamma / c of find-issues come to the best grid value in
-hindsight, with find-issues' own training (robustloss.find.core), on data with planted
-noise: for each dataset, eta and seed, one cross-entropy pass (-> cleanlab's noise estimate
--> automatic value), then one pass per grid value and one at the automatic value; F1 of
-the flagged set against the planted errors. Reports, per dataset and eta, the seed-mean F1
-of the automatic choice, of the best grid value (chosen in hindsight on the seed means) and
-the gap. Passes are cached in <out>/passes.jsonl, so a killed run resumes.
+hindsight, with find-issues' own training (robustloss.find.core), on data with synthetic
+noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass, then one
+pass per grid value, the automatic value of each method (``noise_estimate``: read off
+cleanlab's noise estimate, one pass; ``planting``: plant known errors and keep the value
+that recovers them, one pass per candidate); F1 of the flagged set against the synthetic
+errors. Reports, per dataset, kind and eta, the seed-mean F1 of each automatic method, of
+the best grid value (chosen in hindsight on the seed means) and the gaps. Passes are cached
+in <out>/passes.jsonl, so a killed run resumes.
 
     ROBUSTLOSS_DATA=../shared/data python scripts/auto_parameter_check.py \\
-        [--datasets digits,mnist,fashion_mnist] [--subset 1000] [--seeds 0,1] [--out results/auto_check]
+        [--datasets digits,mnist,fashion_mnist] [--subset 1000] [--seeds 0,1] \\
+        [--kinds symmetric,asymmetric,instance] [--out results/auto_check]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustloss.components.noise import corrupt_labels
+from robustloss.components.noise import corrupt
 from robustloss.data import load
 from robustloss.detection.detect import confident_learning
 from robustloss.detection.metrics import detection_scores
@@ -29,15 +32,20 @@ from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
+from robustloss.find.planting import choose_by_planting
 
 GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamma range
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values
 
 
-def planted(dataset: str, subset: int | None, rate: float, seed: int):
+METHODS = ("noise_estimate", "planting")
+
+
+def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
     full = load(dataset)
     data = full.subset(subset, seed=seed) if subset and subset < len(full) else full
-    noisy, corrupted = corrupt_labels(data.labels, data.num_classes, rate, seed)
+    noisy, corrupted = corrupt(kind, data.labels, data.num_classes, rate, seed,
+                               dataset=dataset, images=data.images)
     user = UserData(data.images, noisy, [str(k) for k in range(data.num_classes)],
                     [str(i) for i in range(len(noisy))], dataset, "images")
     return user, corrupted
@@ -50,6 +58,8 @@ def main() -> None:
     parser.add_argument("--rates", default="0.1,0.2,0.3,0.4")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
+    parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
+    parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="results/auto_check")
     args = parser.parse_args()
     out = Path(args.out)
@@ -61,20 +71,25 @@ def main() -> None:
             row = json.loads(line)
             done[row["key"]] = row
     device = resolve_device("auto")
-    for dataset in args.datasets.split(","):
+    methods = args.methods.split(",")
+    cases = [(d, k, float(r), int(s)) for d in args.datasets.split(",")
+             for k in args.kinds.split(",") for r in args.rates.split(",")
+             for s in args.seeds.split(",")]
+    for dataset, kind, rate, seed in cases:
         subset = None if dataset == "digits" else args.subset
-        for rate in map(float, args.rates.split(",")):
-            for seed in map(int, args.seeds.split(",")):
-                case = Case(dataset, subset, rate, seed, *planted(dataset, subset, rate, seed))
-                ce = measure(case, "ce", {}, done, cache_path, device)
-                for loss in args.losses.split(","):
-                    name = PARAMETER_OF[loss]
-                    for value in GRIDS[loss]:
-                        measure(case, loss, {name: value}, done, cache_path, device)
-                    auto = FindSettings(loss=loss, seed=seed).loss_params(ce["eta_hat"])
-                    row = measure(case, loss, auto, done, cache_path, device)
-                    done[f"auto {dataset} {rate} {seed} {loss}"] = {**row, "auto": True,
-                                                                     "eta_hat": ce["eta_hat"]}
+        case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind))
+        ce = measure(case, "ce", {}, done, cache_path, device)
+        for loss in args.losses.split(","):
+            name = PARAMETER_OF[loss]
+            for value in GRIDS[loss]:
+                measure(case, loss, {name: value}, done, cache_path, device)
+            if "noise_estimate" in methods:
+                auto = FindSettings(loss=loss, seed=seed).loss_params(ce["eta_hat"])
+                row = measure(case, loss, auto, done, cache_path, device)
+                done[f"auto {case.label} {loss}"] = {**row, "auto": "noise_estimate",
+                                                    "eta_hat": ce["eta_hat"]}
+            if "planting" in methods:
+                by_planting(case, loss, done, cache_path, device)
     summarise(done, out)
 
 
@@ -84,56 +99,101 @@ class Case:
     subset: int | None
     rate: float
     seed: int
+    kind: str
     data: UserData
     corrupted: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset} {self.kind} {self.rate} {self.seed}"
+
+    def key(self, *rest) -> str:
+        what = [self.dataset, self.subset, self.rate, self.seed]
+        if self.kind != "symmetric":  # keys of symmetric cases as before (cached passes)
+            what.append(self.kind)
+        return json.dumps([*what, *rest], sort_keys=True)
+
+    def row(self, loss: str, params: dict, probs: np.ndarray, seconds: float) -> dict:
+        scores = detection_scores(confident_learning(self.data.labels, probs), self.corrupted)
+        return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
+                "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
+                "f1": scores["f1"], "seconds": seconds}
+
+
+def store(row: dict, done: dict, cache_path: Path) -> dict:
+    with cache_path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    done[row["key"]] = row
+    return row
+
+
+def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> dict:
+    """The planting method end to end: the cross-entropy pass again (its probabilities are
+    not cached), one pass per candidate on the planted labels; F1 of the chosen pass."""
+    key = case.key(loss, "planting")
+    if key in done:
+        return done[key]
+    start = time.perf_counter()
+    settings = FindSettings(seed=case.seed)
+    make_model = model_for(case.data)
+    ce = out_of_fold(case.data, settings, "ce", {}, make_model, device, False)
+    name = PARAMETER_OF[loss]
+    choice = choose_by_planting(
+        loss, case.data.labels, ce,
+        lambda value, labels: out_of_fold(case.data, settings, loss, {name: value}, make_model,
+                                          device, False, labels), seed=case.seed)
+    row = {**case.row(loss, {name: choice.value}, choice.probs, time.perf_counter() - start),
+           "key": key, "auto": "planting", "recovery_f1": choice.scores}
+    print(f"{case.label} {loss} planting -> {choice.value}: F1 {row['f1']:.4f} "
+          f"({row['seconds']:.0f} s)", flush=True)
+    return store(row, done, cache_path)
 
 
 def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
     """F1 of one cross-validated pass (from the cache when it ran before); a cross-entropy
     pass also records cleanlab's noise estimate."""
-    key = json.dumps([case.dataset, case.subset, case.rate, case.seed, loss, params], sort_keys=True)
+    key = case.key(loss, params)
     if key in done:
         return done[key]
     start = time.perf_counter()
     settings = FindSettings(seed=case.seed)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
-    scores = detection_scores(confident_learning(case.data.labels, probs), case.corrupted)
-    row = {"key": key, "dataset": case.dataset, "subset": case.subset, "rate": case.rate,
-           "seed": case.seed, "loss": loss, "params": params, "f1": scores["f1"],
-           "seconds": time.perf_counter() - start}
+    row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
     if loss == "ce":
         row["eta_hat"] = estimate_noise_rate(case.data.labels, probs)
-    with cache_path.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
-    done[key] = row
-    print(f"{case.dataset} eta={case.rate} seed={case.seed} {loss} {params}: F1 {row['f1']:.4f} "
-          f"({row['seconds']:.0f} s)", flush=True)
-    return row
+    print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)
+    return store(row, done, cache_path)
 
 
 def summarise(done: dict, out: Path) -> None:
     rows = pd.DataFrame([r for r in done.values() if r["loss"] != "ce"])
-    rows["auto"] = rows.get("auto", False).fillna(False).astype(bool)
+    rows["kind"] = rows.get("kind", "symmetric").fillna("symmetric")
+    rows["auto"] = rows.get("auto", False).fillna(False).replace({True: "noise_estimate"})
     rows["value"] = rows.params.map(lambda p: next(iter(p.values())))
     lines = []
-    for (dataset, rate, loss), group in rows.groupby(["dataset", "rate", "loss"]):
-        on_grid = ~group.auto & group.value.isin(GRIDS[loss])  # auto values off the grid left out
+    for (dataset, kind, rate, loss), group in rows.groupby(["dataset", "kind", "rate", "loss"]):
+        on_grid = (group.auto == False) & group.value.isin(GRIDS[loss])  # noqa: E712
         grid = group[on_grid].groupby("value").f1.mean()
-        auto = group[group.auto]
-        if auto.empty:  # cached passes of a case this run did not ask for
-            continue
-        lines.append({
-            "dataset": dataset, "eta": rate, "loss": loss, "seeds": auto.seed.nunique(),
-            "eta_hat": auto.eta_hat.mean(), "auto value": auto.value.mean(),
-            "auto F1": auto.f1.mean(), "best grid value": grid.idxmax(), "best grid F1": grid.max(),
-            "gap": grid.max() - auto.f1.mean()})
+        line = {"dataset": dataset, "kind": kind, "eta": rate, "loss": loss,
+                "best grid value": grid.idxmax(), "best grid F1": grid.max()}
+        for method in METHODS:
+            auto = group[group.auto == method]
+            if len(auto):
+                line |= {f"{method} seeds": auto.seed.nunique(),
+                         f"{method} value": auto.value.mean(), f"{method} F1": auto.f1.mean(),
+                         f"{method} gap": grid.max() - auto.f1.mean()}
+        if len(line) > 6:  # some automatic method ran for this case
+            lines.append(line)
     table = pd.DataFrame(lines)
     table.to_csv(out / "auto_vs_best.csv", index=False)
+    gaps = [c for c in table.columns if c.endswith(" gap")]
+    means = table.groupby(["dataset", "kind", "loss"])[gaps].mean()
     text = table.to_markdown(index=False, floatfmt=".4f")
-    (out / "auto_vs_best.md").write_text(text + "\n\nmean gap per loss:\n"
-                                         + table.groupby("loss").gap.mean().to_string() + "\n")
+    (out / "auto_vs_best.md").write_text(text + "\n\nmean gap over eta:\n"
+                                         + means.to_markdown(floatfmt=".4f") + "\n")
     print(text)
-    print("mean gap per loss:", table.groupby("loss").gap.mean().round(4).to_dict())
+    print("mean gap over eta:")
+    print(means.to_markdown(floatfmt=".4f"))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ import torch
 from robustloss.components import losses, models
 from robustloss.data import load
 from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
-from robustloss.training.loop import TrainSettings
+from robustloss.training.plan import TrainingPlan
+from robustloss.training.settings import TrainSettings
 
 
 def small_digits(n=400):
@@ -17,7 +18,8 @@ def run_cv(images, labels, seed=0, folds=3, make_model=None, settings=None):
     make_model = make_model or (lambda: models.build("small_cnn", (1, 8, 8), 10))
     return cross_validate(images, labels, 10, make_model,
                           losses.LossSchedule(losses.build("ce", 10)),
-                          settings or TrainSettings(epochs=2, lr=3e-3), folds=folds, seed=seed,
+                          TrainingPlan.resolve(settings or TrainSettings(epochs=2, lr=3e-3)),
+                          folds=folds, seed=seed,
                           progress=False)
 
 
@@ -120,7 +122,7 @@ def test_carried_over_model_is_one_object_through_the_folds_and_fresh_models_are
         Spy.seen, trained = [], []
         result = cross_validate(
             images, labels, 10, Spy, losses.LossSchedule(losses.build("ce", 10)),
-            TrainSettings(epochs=1, lr=3e-3), folds=3, seed=0, progress=False,
+            TrainingPlan.resolve(TrainSettings(epochs=1, lr=3e-3)), folds=3, seed=0, progress=False,
             cv=CrossValSettings(carry_model=carry),
             on_fold_trained=lambda k, model, seen=trained: seen.append(model))
         assert len(trained) == 3
@@ -148,7 +150,7 @@ def test_split_seed_fixes_the_folds_across_trials():
     images, labels = small_digits(200)
     run = lambda seed: cross_validate(  # noqa: E731
         images, labels, 10, lambda: models.build("small_cnn", (1, 8, 8), 10),
-        losses.LossSchedule(losses.build("ce", 10)), TrainSettings(epochs=1, lr=3e-3),
+        losses.LossSchedule(losses.build("ce", 10)), TrainingPlan.resolve(TrainSettings(epochs=1, lr=3e-3)),
         folds=3, seed=seed, progress=False, cv=CrossValSettings(split="kfold", split_seed=123))
     np.testing.assert_array_equal(run(0).fold_of, run(1).fold_of)
 

@@ -20,7 +20,9 @@ from robustloss.detection.metrics import separation
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 from robustloss.records import RecordStore
 from robustloss.training.dynamics import DynamicsRecorder, given_label_stats
-from robustloss.training.loop import TrainSettings, batches, fit, make_optimizer
+from robustloss.training.loop import fit, make_optimizer
+from robustloss.training.plan import TrainingPlan
+from robustloss.training.settings import TrainSettings, batches
 
 from .conftest import REPO
 
@@ -52,8 +54,8 @@ def test_recorded_p_y_and_margin_match_a_separate_forward_pass():
             checked.append(epoch)
 
     fit(model, images, labels, losses.LossSchedule(losses.CrossEntropy()),
-        TrainSettings(epochs=2, lr=1e-3, precision="fp32"), torch.Generator().manual_seed(0),
-        on_batch=hook)
+        TrainingPlan.resolve(TrainSettings(epochs=2, lr=1e-3, precision="fp32")),
+        torch.Generator().manual_seed(0), on_batch=hook)
     assert len(checked) == 3
     stored = recorder.to_numpy()
     assert stored["p_y"].dtype == np.float16 and stored["p_y"].shape == (len(labels), 2)
@@ -109,7 +111,7 @@ def test_aum_equals_the_aum_package_on_the_same_logits(tmp_path):
             oracle.update(logits, y, idx.tolist())
 
     fit(model, images, labels, losses.LossSchedule(losses.CrossEntropy()),
-        TrainSettings(epochs=3, lr=1e-3, precision="fp32", batch_size=33),
+        TrainingPlan.resolve(TrainSettings(epochs=3, lr=1e-3, precision="fp32", batch_size=33)),
         torch.Generator().manual_seed(0), on_batch=hook)
     oracle.finalize()
     theirs = pd.read_csv(tmp_path / "aum_values.csv").set_index("sample_id")["aum"].sort_index()

@@ -19,6 +19,7 @@ import robustloss
 from robustloss.data import load
 from robustloss.find.choose import best_values, estimate_noise_rate, parameter_for_noise
 from robustloss.find.inputs import load_user_data
+from robustloss.find.planting import CANDIDATES, choose_by_planting, plant, recovery_f1
 
 from .conftest import REPO
 
@@ -80,20 +81,51 @@ def test_image_folder_finds_the_planted_errors(folder_run):
     review = pd.read_csv(out / "review.csv")
     assert review.equals(table.head(12))
     saved = json.loads((out / "find_issues.json").read_text())
-    assert saved["settings"]["gamma"] == "auto" and 0 < saved["loss_params"]["gamma"] <= 0.5
+    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "planting"
+    scores = {float(v): f for v, f in saved["choice"]["recovery_f1"].items()}
+    assert sorted(scores) == list(CANDIDATES["blurry"]) and saved["passes"] == 1 + len(scores)
+    assert saved["loss_params"]["gamma"] == max(scores, key=lambda v: (scores[v], -v))
+    assert saved["choice"]["planted"] == round(0.05 * 1797)
     assert abs(saved["estimated_noise_rate"] - PLANTED / 1797) < 0.02   # 2.2% planted
     assert saved["num_flagged"] == len(flagged)
 
 
+def test_the_difference_to_cross_entropy_is_shown(folder_run):
+    """The cross-entropy pass that ran anyway is compared: flagged_ce / rank_ce are its own
+    Confident Learning verdict and label-quality rank, and the report and the summary count
+    the samples only one of the two flags."""
+    table = pd.read_csv(folder_run["out"] / "label_issues.csv")
+    assert table["rank_ce"].is_unique and set(table["rank_ce"]) == set(range(1, 1798))
+    assert table.flagged_ce.dtype == bool and table.flagged_ce.sum() > 0
+    ours, ce = table.flagged, table.flagged_ce
+    both, only_ours, only_ce = (ours & ce).sum(), (ours & ~ce).sum(), (ce & ~ours).sum()
+    assert (f"both {both}, only blurry {only_ours}, only cross-entropy {only_ce}"
+            in folder_run["stdout"])
+    page = (folder_run["out"] / "report.html").read_text()
+    assert "What blurry adds over cross-entropy" in page
+    assert f"only blurry <b>{only_ours}</b>" in page and f"<b>{both}</b>" in page
+
+
+def test_the_report_embeds_its_images_and_states_the_count(folder_run):
+    """No browser needed: the images are embedded (no file references) and the summary
+    states the flagged count."""
+    page = (folder_run["out"] / "report.html").read_text()
+    table = pd.read_csv(folder_run["out"] / "label_issues.csv")
+    only = (table.flagged != table.flagged_ce).sum()
+    # 48 most suspicious + up to 24 per "only one loss flags it" grid
+    assert page.count("data:image/png;base64,") == 48 + min(24, (table.flagged & ~table.flagged_ce).sum()) \
+        + min(24, (~table.flagged & table.flagged_ce).sum()) and only >= 0
+    assert "src=\"digits/" not in page and "file:" not in page
+    assert f"{table.flagged.sum()} of 1797 flagged" in page
+
+
 def test_the_report_renders_in_a_browser(folder_run, tmp_path):
     """Headless chromium draws the page: the screenshot is not blank and the page states
-    the flagged count; the images are embedded (no file references)."""
+    the flagged count."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no chromium on this machine (Debian: apt install chromium)")
     report = folder_run["out"] / "report.html"
-    page = report.read_text()
-    assert page.count("data:image/png;base64,") == 48 and "src=\"digits/" not in page
     flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}"]
     shot = tmp_path / "shot.png"
     subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,1400",
@@ -146,6 +178,15 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     path, _ = feature_table(tmp_path, "csv")
     fixed = robustloss.find_label_issues(path, label_column="species", gamma=0.3, progress=False)
     assert fixed.attrs["loss_params"] == {"gamma": 0.3} and fixed.attrs["settings"]["gamma"] == 0.3
+    assert fixed.attrs["passes"] == 1 and "flagged_ce" not in fixed  # compare=auto: not cheap
+    compared = robustloss.find_label_issues(path, label_column="species", gamma=0.3,
+                                            compare="ce", progress=False)
+    assert compared.attrs["passes"] == 2 and "flagged_ce" in compared
+    by_estimate = robustloss.find_label_issues(path, label_column="species", auto_by="noise_estimate",
+                                               progress=False)
+    eta = by_estimate.attrs["estimated_noise_rate"]
+    assert by_estimate.attrs["passes"] == 2
+    assert by_estimate.attrs["loss_params"] == {"gamma": parameter_for_noise("blurry", eta)}
     ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False)
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
 
@@ -221,3 +262,49 @@ def test_load_user_data_resizes_mixed_image_sizes(tmp_path):
     data = load_user_data(tmp_path)
     assert tuple(data.inputs.shape) == (3, 3, 32, 32) and data.class_names == ["a", "b"]
     assert tuple(load_user_data(tmp_path, image_size=16).inputs.shape) == (3, 3, 16, 16)
+
+
+def oracle_probs(true: np.ndarray, sharp: float, seed: int = 0) -> np.ndarray:
+    """Probabilities of a model that knows the true classes, with confidence ``sharp``."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(len(true), 10))
+    logits[np.arange(len(true)), true] += sharp
+    probs = np.exp(logits)
+    return probs / probs.sum(1, keepdims=True)
+
+
+def test_planting_draws_from_agreed_samples_and_plants_the_second_choice():
+    true = np.random.default_rng(1).integers(0, 10, 2000)
+    labels = true.copy()
+    labels[:200] = (labels[:200] + 1) % 10                    # 10% real errors
+    ce = oracle_probs(true, 4.0)
+    planting = plant(labels, ce, 0.05, seed=0)
+    assert len(planting.planted) == len(planting.control) == 100
+    assert not set(planting.planted) & set(planting.control)
+    agreed = ce.argmax(1) == labels
+    assert agreed[planting.planted].all() and agreed[planting.control].all()
+    second = np.argsort(-ce, axis=1)[:, 1]
+    np.testing.assert_array_equal(planting.planted_labels[planting.planted], second[planting.planted])
+    untouched = np.setdiff1d(np.arange(2000), planting.planted)
+    np.testing.assert_array_equal(planting.planted_labels[untouched], labels[untouched])
+
+
+def test_the_value_that_recovers_planted_errors_best_is_chosen():
+    """Candidate passes of a model that sees the true classes sharply (0.4) or barely (0.2,
+    0.6, 0.8): 0.4 recovers the planted errors and is chosen; its pass is the answer."""
+    true = np.random.default_rng(2).integers(0, 10, 1500)
+    ce = oracle_probs(true, 3.0)
+    passes = {0.2: oracle_probs(true, 0.3, 1), 0.4: oracle_probs(true, 6.0, 2),
+              0.6: oracle_probs(true, 0.3, 3), 0.8: oracle_probs(true, 0.3, 4)}
+    seen = []
+
+    def run_pass(value, labels):
+        seen.append(labels)
+        return passes[value]
+
+    choice = choose_by_planting("blurry", true, ce, run_pass, fraction=0.05, seed=0)
+    assert choice.value == 0.4 and choice.probs is passes[0.4] and choice.planted == 75
+    assert choice.scores[0.4] > 0.9 > max(choice.scores[v] for v in (0.2, 0.6, 0.8))
+    assert len(seen) == 4 and all((labels != true).sum() == 75 for labels in seen)
+    planting = plant(true, ce, 0.05, 0)
+    assert recovery_f1(planting, passes[0.4]) == choice.scores[0.4]

@@ -11,8 +11,9 @@ import torch
 from robustloss.components import losses, models
 from robustloss.data import load
 from robustloss.training.crossval import CrossValSettings, cross_validate
-from robustloss.training.loop import TrainSettings
-from robustloss.training.stacked import fit_stacked, steps_agree, use_stacking, why_not_stackable
+from robustloss.training.plan import TrainingPlan, steps_agree, why_not_stackable
+from robustloss.training.settings import TrainSettings
+from robustloss.training.stacked import fit_stacked
 
 
 def digits(n):
@@ -34,7 +35,8 @@ def cv(stack, n=303, loss="ce", folds=5, dropout=0.0, hook_log=None, **train):
             return lambda epoch, i, logits, y: hook_log.append((k, epoch, i.clone(), logits.clone()))
     params = {"gamma": 0.4} if loss == "blurry" else {}
     return cross_validate(images, labels, 10, cnn(dropout),
-                          losses.LossSchedule(losses.build(loss, 10, **params)), settings,
+                          losses.LossSchedule(losses.build(loss, 10, **params)),
+                          TrainingPlan.resolve(settings),
                           folds=folds, seed=3, progress=False, batch_hook=hook)
 
 
@@ -79,7 +81,8 @@ def test_stacked_models_draw_their_own_dropout_masks(dropout):
     twins, initial = [first, copy.deepcopy(first)], copy.deepcopy(first)
     everything = torch.arange(len(y))
     fit_stacked(twins, x, y, [everything, everything], losses.LossSchedule(losses.build("ce", 10)),
-                TrainSettings(epochs=1, lr=3e-3, inputs="unit", precision="fp32"),
+                TrainingPlan.resolve(TrainSettings(epochs=1, lr=3e-3, inputs="unit",
+                                                   precision="fp32"), "cpu"),
                 [torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)])
     same = all(torch.equal(a, b) for a, b in zip(twins[0].parameters(), twins[1].parameters(),
                                                  strict=True))
@@ -91,20 +94,26 @@ def test_stacking_decision():
     plain, bn = cnn()(), models.build("resnet32", (3, 32, 32), 10)
     sizes = [242, 242, 243, 243, 242]
     assert why_not_stackable(plain) is None and "BatchNorm" in why_not_stackable(bn)
-    assert use_stacking("auto", plain, torch.device("cuda"), False, sizes, 64)
-    assert not use_stacking("auto", plain, torch.device("cpu"), False, sizes, 64)  # measured slower
-    assert use_stacking("stacked", plain, torch.device("cpu"), False, sizes, 64)
-    assert not use_stacking("stacked", bn, torch.device("cuda"), False, sizes, 64)
-    assert not use_stacking("stacked", plain, torch.device("cpu"), True, sizes, 64)  # carried model
-    assert not use_stacking("sequential", plain, torch.device("cuda"), False, sizes, 64)
+
+    def stacks(choice, model, device, carry=False, sizes=sizes):
+        plan = TrainingPlan.resolve(TrainSettings(stack=choice), device, bf16_supported=True)
+        return plan.for_folds(lambda: model, sizes, carry).stacked
+
+    assert stacks("auto", plain, "cuda")
+    assert not stacks("auto", plain, "cpu")  # measured slower
+    assert stacks("stacked", plain, "cpu")
+    assert not stacks("stacked", bn, "cuda")
+    assert not stacks("stacked", plain, "cpu", carry=True)  # carried model
+    assert not stacks("sequential", plain, "cuda")
     # 128 samples take 2 steps of 64, 129 take 2 (the single sample joins), 130 take 3
     assert steps_agree([128, 129], 64) and not steps_agree([129, 130], 64)
-    assert not use_stacking("stacked", plain, torch.device("cpu"), False, [129, 130], 64)
+    assert not stacks("stacked", plain, "cpu", sizes=[129, 130])
 
 
 def test_folds_that_cannot_stack_train_one_after_another():
     images, labels = digits(400)
     result = cross_validate(images, labels, 10, cnn(), losses.LossSchedule(losses.build("ce", 10)),
-                            TrainSettings(epochs=1, lr=3e-3, stack="stacked"), folds=3,
+                            TrainingPlan.resolve(TrainSettings(epochs=1, lr=3e-3, stack="stacked")),
+                            folds=3,
                             progress=False, cv=CrossValSettings(carry_model=True))
     assert not any(f["stacked"] for f in result.folds)

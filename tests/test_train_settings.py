@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from robustloss.training.augment import random_crop_flip
-from robustloss.training.loop import InputTransform, TrainSettings
+from robustloss.training.plan import TrainingPlan
 from robustloss.training.precision import resolve_precision
+from robustloss.training.settings import InputTransform, TrainSettings
 
 
 def test_raw_inputs_are_the_uint8_values_as_float():
@@ -64,7 +65,8 @@ def test_fp16_autocast_trains_on_cpu_with_a_grad_scaler():
     images = torch.randint(0, 256, (64, 1, 8, 8), dtype=torch.uint8)
     before = [p.detach().clone() for p in model.parameters()]
     fit(model, images, torch.randint(0, 10, (64,)), losses.LossSchedule(losses.CrossEntropy()),
-        TrainSettings(epochs=1, precision="fp16", inputs="unit"), torch.Generator().manual_seed(0))
+        TrainingPlan.resolve(TrainSettings(epochs=1, precision="fp16", inputs="unit")),
+        torch.Generator().manual_seed(0))
     after = list(model.parameters())
     assert all(torch.isfinite(p).all() for p in after)
     assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))

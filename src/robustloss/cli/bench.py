@@ -37,9 +37,11 @@ from robustloss.errors import as_user_errors, cli
 from robustloss.experiments.experiment import ExperimentSettings, run_experiment
 from robustloss.experiments.provenance import describe_device, resolve_device
 from robustloss.training.dynamics import DynamicsRecorder
-from robustloss.training.loop import TrainSettings, fit
-from robustloss.training.precision import Precision, resolve_precision
-from robustloss.training.stacked import fit_stacked, use_stacking, why_not_stackable
+from robustloss.training.loop import fit
+from robustloss.training.plan import TrainingPlan, why_not_stackable
+from robustloss.training.precision import Precision
+from robustloss.training.settings import TrainSettings
+from robustloss.training.stacked import fit_stacked
 
 # model, image shape, classes, training-set size of the paper's dataset
 CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 50000),
@@ -87,15 +89,14 @@ def pipeline_rate(name, shape, classes, device, steps, precision: Precision,
     images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, device=device)
     labels = torch.randint(0, classes, (n,), device=device)
     schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
-    settings = TrainSettings(epochs=1)
+    plan = TrainingPlan(TrainSettings(epochs=1), device, precision)
     warm = 64 * max(2, steps // 10)
-    fit(model, images[:warm], labels[:warm], schedule, settings, torch.Generator().manual_seed(0),
-        precision=precision)
+    fit(model, images[:warm], labels[:warm], schedule, plan, torch.Generator().manual_seed(0))
     recorder = DynamicsRecorder(torch.arange(n, device=device), n, 1) if dynamics else None
     _sync(device)
     start = time.perf_counter()
-    fit(model, images, labels, schedule, settings, torch.Generator().manual_seed(0),
-        on_batch=recorder.hook if recorder else None, precision=precision)
+    fit(model, images, labels, schedule, plan, torch.Generator().manual_seed(0),
+        on_batch=recorder.hook if recorder else None)
     if recorder:
         recorder.to_numpy()  # the host transfer counts
     _sync(device)
@@ -110,13 +111,12 @@ def stacked_rate(name, shape, classes, device, steps, precision: Precision, fold
     images = torch.randint(0, 256, (folds * n, *shape), dtype=torch.uint8, device=device)
     labels = torch.randint(0, classes, (folds * n,), device=device)
     schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
-    settings = TrainSettings(epochs=1)
+    plan = TrainingPlan(TrainSettings(epochs=1), device, precision, stacked=True)
 
     def run(size):
         indices = [torch.arange(k * n, k * n + size, device=device) for k in range(folds)]
         generators = [torch.Generator().manual_seed(k) for k in range(folds)]
-        fit_stacked(stack, images, labels, indices, schedule, settings, generators,
-                    precision=precision)
+        fit_stacked(stack, images, labels, indices, schedule, plan, generators)
 
     run(64 * max(2, steps // 10))
     _sync(device)
@@ -203,14 +203,15 @@ def main(argv: list[str] | None = None) -> None:
         rates = {"baseline (paper code's loop)": baseline_rate(name, shape, classes, device, steps)}
         for label, precision in variants(device).items():
             rates[label] = pipeline_rate(name, shape, classes, device, steps, precision)
-        auto = resolve_precision("auto", device)
         probe = models.build(name, shape, classes)
+        auto_plan = TrainingPlan.resolve(TrainSettings(), device).for_folds(
+            lambda: probe, [64 * steps] * 5)  # noqa: B023 (called right here)
+        auto, stacks = auto_plan.precision, auto_plan.stacked
         if why_not_stackable(probe) is None:
             rates["5 folds stacked, fp32"] = stacked_rate(name, shape, classes, device, steps,
                                                           Precision("fp32"))
             rates[f"5 folds stacked, {auto.name}"] = stacked_rate(name, shape, classes, device,
                                                                  steps, auto)
-        stacks = use_stacking("auto", probe, device, False, [64 * steps] * 5, 64)
         auto_label = f"= auto ({auto.name}{' + channels-last' if auto.channels_last else ''}" \
                      f"{', stacked' if stacks else ''})"
         rates[auto_label] = (rates[f"5 folds stacked, {auto.name}"] if stacks else

@@ -2,9 +2,9 @@
 rates x two seeds (conf/experiment/demo_*.yaml), then Tables 1 and 2, Figures 1-4 and 7 (into
 <results>/figures/), then the wall time.
 
-Each (sweep, seed) pair is one Hydra multirun in its own process; as many run at once as
-there are CPU cores, each on one thread. Records already present are skipped, so a re-run
-only prints the tables.
+Each sweep is one Hydra multirun on the parallel launcher (launcher=parallel: as many
+experiments at once as --jobs, default one per core, each on cores // jobs threads).
+Records already present are skipped, so a re-run only prints the tables.
 
     robustloss demo [--results results/demo] [--seeds 0 1] [--jobs N]
 """
@@ -12,26 +12,24 @@ only prints the tables.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from robustloss.errors import as_user_errors, cli
+from robustloss.errors import UserError, as_user_errors, cli
 from robustloss.experiments.sweeps import pending_jobs
+from robustloss.experiments.threads import cpu_cores
 from robustloss.records import check_writable
 
 SWEEPS = ("demo_baselines", "demo_blurry", "demo_piecewise_zero")
 
 
 def run_sweep(overrides: list[str], log: Path) -> tuple[int, float]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
     with log.open("w") as handle:
         code = subprocess.call([sys.executable, "-m", "robustloss.run", "-m", *overrides],
-                               env=env, stdout=handle, stderr=subprocess.STDOUT)
+                               stdout=handle, stderr=subprocess.STDOUT)
     return code, time.perf_counter() - start
 
 
@@ -40,30 +38,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="robustloss demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default="results/demo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=cpu_cores(),
+                        help="experiments at once (default: one per core)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     with as_user_errors():  # before any sweep starts
         log_dir = check_writable(Path(args.results) / "logs")
-    sweeps = {f"{sweep} seed={seed}": [f"experiment={sweep}", f"seed={seed}",
-                                       f"results_dir={args.results}", "progress=false"]
-              for seed in args.seeds for sweep in SWEEPS}
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    seeds = ",".join(map(str, args.seeds))
+    sweeps = {sweep: [f"experiment={sweep}", f"seed={seeds}", f"results_dir={args.results}",
+                      "launcher=parallel", f"hydra.launcher.n_jobs={args.jobs}"]
+              for sweep in SWEEPS}
     todo = {}
     for name, overrides in sweeps.items():  # a sweep whose records all exist is not launched
         pending = len(pending_jobs(overrides))
         if pending:
             todo[name] = overrides
         print(f"  {name}: {pending} experiment(s) to run")
-    print(f"demo: {len(todo)} sweep(s) on digits, {args.jobs} at a time; logs in {log_dir}")
+    print(f"demo: {len(todo)} sweep(s) on digits, {args.jobs} experiment(s) at a time; "
+          f"logs in {log_dir}", flush=True)
     failed = []
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {name: pool.submit(run_sweep, overrides, log_dir / f"{name.replace(' ', '_')}.log")
-                   for name, overrides in todo.items()}
-        for name, future in futures.items():
-            code, seconds = future.result()
-            print(f"  {'done' if code == 0 else 'FAILED'} in {seconds:5.1f}s: {name}", flush=True)
-            if code:
-                failed.append(name)
+    for name, overrides in todo.items():
+        code, seconds = run_sweep(overrides, log_dir / f"{name}.log")
+        print(f"  {'done' if code == 0 else 'FAILED'} in {seconds:5.1f}s: {name}", flush=True)
+        if code:
+            failed.append(name)
     if failed:
         print(f"demo: {len(failed)} sweep(s) failed; see their logs", file=sys.stderr)
         return 1

@@ -106,11 +106,17 @@ def run_find_issues(args) -> int:
         "input": str(Path(args.path).expanduser().resolve()), "command": sys.argv,
         "settings": attrs["settings"], "loss_params": attrs["loss_params"],
         "estimated_noise_rate": attrs["estimated_noise_rate"],
+        "choice": attrs["choice"], "passes": attrs["passes"],
         "num_flagged": attrs["num_flagged"], "num_samples": attrs["num_samples"],
         "class_names": attrs["class_names"], "seconds": seconds,
         "versions": package_versions(), "git": git_commit()}, indent=2))
     print(f"{summary_line(table)}; estimated noise rate {100 * attrs['estimated_noise_rate']:.1f}%; "
-          f"{attrs['loss']} {attrs['loss_params'] or ''} ({seconds:.0f} s)")
+          f"{attrs['loss']} {attrs['loss_params'] or ''} ({attrs['passes']} passes, {seconds:.0f} s)")
+    if "flagged_ce" in table:
+        ours, ce = table.flagged, table.flagged_ce
+        print(f"cross-entropy on the same folds flags {int(ce.sum())}: both {int((ours & ce).sum())}, "
+              f"only {attrs['loss']} {int((ours & ~ce).sum())}, only cross-entropy "
+              f"{int((ce & ~ours).sum())}")
     print(f"the {args.review} most suspicious:")
     columns = ["rank", "sample", "given_label", "suggested_label", "p_given", "flagged"]
     print(table.head(args.review)[columns].to_string(index=False, float_format="%.3f"))

@@ -1,7 +1,8 @@
-"""Reproduce one of the paper's tables: one Hydra multirun per loss family (locally, or as
-SLURM job arrays with --launcher slurm), then the tables beside the paper's numbers.
+"""Reproduce one of the paper's tables: one Hydra multirun per loss family (on this machine,
+one experiment per core with the default --launcher parallel; one after another with
+local; as SLURM job arrays with slurm), then the tables beside the paper's numbers.
 
-    robustloss reproduce table1|table3|table4|table5|noise_kinds|figures [--launcher slurm]
+    robustloss reproduce table1|table3|table4|table5|noise_kinds|figures [--launcher parallel|local|slurm]
         [--datasets mnist,cifar10]
         [--seeds 3] [--rates 0.2,0.4] [--gammas 0.3,0.4] [--cs 0.01,0.02] [--smoke]
         [-- any.hydra=override ...]
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="robustloss reproduce", description=__doc__.split("\n\n")[0])
     parser.add_argument("table", choices=(*TABLES, "figures"),
                         help="a table, or figures (the sweeps behind the paper's figures)")
-    parser.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    parser.add_argument("--launcher", choices=("parallel", "local", "slurm"), default="parallel",
+                        help="parallel: side by side on this machine (default); local: one "
+                             "after another; slurm: job arrays")
     parser.add_argument("--datasets", help="comma list (default: the table's)")
     parser.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the paper's)")
     parser.add_argument("--rates", help="comma list of eta (default: 0.1,0.2,0.3,0.4)")

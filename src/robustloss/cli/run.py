@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from robustloss.errors import TRACEBACK_VARIABLE, UserError, as_user_errors, report
 from robustloss.experiments.config import config_path
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.threads import use_threads
 
 log = logging.getLogger("robustloss")
 
@@ -34,8 +35,19 @@ def describe(settings: ExperimentSettings) -> str:
 
 @hydra.main(version_base="1.3", config_path=config_path(), config_name="config")
 def main(cfg: DictConfig) -> dict:
-    """One experiment; a user error (bad setting or file) ends the process with one line on
-    stderr and exit status 2 (a traceback with ROBUSTLOSS_TRACEBACK=1)."""
+    """One experiment. Alone, a user error (bad setting or file) ends the process with one
+    line on stderr and exit status 2 (a traceback with ROBUSTLOSS_TRACEBACK=1). In a sweep,
+    any error fails this experiment only: one line in its log, the others go on, and the
+    sweep lists the failures at its end (robustloss.experiments.progress)."""
+    if HydraConfig.get().mode == RunMode.MULTIRUN and not os.environ.get(TRACEBACK_VARIABLE):
+        try:
+            return experiment(cfg)
+        except Exception as err:  # noqa: BLE001 -- reported, counted, exit status at the end
+            line = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if not isinstance(err, UserError):
+                line = f"{type(err).__name__}: {line}"
+            log.error("experiment failed: %s", line)
+            return {"failed": line}
     try:
         return experiment(cfg)
     except UserError as err:
@@ -52,6 +64,9 @@ def experiment(cfg: DictConfig) -> dict:
     with as_user_errors():
         config = OmegaConf.to_container(cfg, resolve=True)
         settings = ExperimentSettings.from_config(config)
+        launcher = HydraConfig.get().launcher
+        use_threads(cfg.get("threads", "auto"), launcher.get("n_jobs")
+                    if HydraConfig.get().mode == RunMode.MULTIRUN else None)
     record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
     m = record["metrics"]
     status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"

@@ -26,7 +26,7 @@ from robustloss.detection.detect import DETECTORS
 from robustloss.errors import check_integer
 from robustloss.training.crossval import fit_and_predict, progress_bar
 from robustloss.training.dynamics import DynamicsRecorder, check_level, stack_runs
-from robustloss.training.loop import TrainSettings
+from robustloss.training.plan import TrainingPlan
 
 
 @DETECTORS.register("aum")
@@ -101,13 +101,14 @@ class AUMEvidence:
 
 def train_runs(
     images: torch.Tensor, labels: np.ndarray, num_classes: int,
-    make_model: Callable[[int], nn.Module], schedule: LossSchedule, train: TrainSettings,
-    settings: AUMSettings, seed: int, device: torch.device, progress: bool = True,
+    make_model: Callable[[int], nn.Module], schedule: LossSchedule, plan: TrainingPlan,
+    settings: AUMSettings, seed: int, progress: bool = True,
     dynamics: str = "none",
 ) -> AUMEvidence:
     """Train ``settings.runs`` models with K + 1 outputs (``make_model(K + 1)``) on uint8
     ``images`` (N, C, H, W) with int ``labels`` (N,), threshold samples relabelled to K."""
     check_level(dynamics)
+    train, device = plan.settings, plan.device
     n = len(labels)
     size = settings.check(n, num_classes, train.epochs)
     thresholds, trained = plan_runs(n, size, settings.runs, settings.holdout, seed)
@@ -124,7 +125,7 @@ def train_runs(
             recorder = DynamicsRecorder(train_idx, n, train.epochs)
             y = torch.as_tensor(assigned, device=device)[train_idx]
             _, run_stats, _ = fit_and_predict(
-                lambda: make_model(num_classes + 1), x, y, x[:0], schedule, train,
+                lambda: make_model(num_classes + 1), x, y, x[:0], schedule, plan,
                 seed * 1000 + 100 + r, bar, r, on_batch=recorder.hook)
             aum[r] = recorder.aum(settings.first_epoch)
             stats.append({**run_stats, "n_threshold": int(len(chosen))})

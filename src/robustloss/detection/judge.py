@@ -26,6 +26,7 @@ from robustloss.detection.metrics import accuracy, separation
 from robustloss.records import atomic_write, record_id
 from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.training.dynamics import DynamicsRecorder, stack_runs
+from robustloss.training.plan import TrainingPlan
 
 
 @dataclass
@@ -34,8 +35,9 @@ class Judgement:
 
     noisy / true: int (n,) given and clean labels; corrupted: bool (n,) noisy != true;
     flagged: bool (n,); judged: bool (n,) rows the detector could judge (all but AUM's
-    holdout); runs: statistics per fold or run; arrays: evidence for the .npz; metrics:
-    evidence-specific numbers (held-out accuracy, AUM thresholds and separation).
+    holdout); runs: statistics per fold or run; plan: the training plan that ran; arrays:
+    evidence for the .npz; metrics: evidence-specific numbers (held-out accuracy, AUM
+    thresholds and separation).
     """
 
     noisy: np.ndarray
@@ -44,6 +46,7 @@ class Judgement:
     flagged: np.ndarray
     judged: np.ndarray
     runs: list[dict]
+    plan: TrainingPlan
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -60,7 +63,7 @@ def noisy_labels(settings, labels, given, num_classes, images=None, device="cpu"
                    spread=noise.spread, device=device)
 
 
-def _test_set_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
+def _test_set_probabilities(settings, data, make_model, schedule, plan, progress, cache_dir):
     """Train on the training set as given, predict the test set. Training does not depend on
     the noise rate or the detector, so the probabilities are cached under ``cache_dir`` and
     shared by every eta of a sweep."""
@@ -69,24 +72,26 @@ def _test_set_probabilities(settings, data, make_model, schedule, device, progre
     if path is not None and path.exists():
         with np.load(path) as cached:
             return cached["probabilities"], json.loads(str(cached["stats"]))
+    device = plan.device
     with progress_bar(settings.train.epochs, progress) as bar:
         probs, stats, _ = fit_and_predict(
             make_model, data.images.to(device),
             torch.as_tensor(data.labels, dtype=torch.int64, device=device),
-            data.test_images.to(device), schedule, settings.train, settings.seed * 1000, bar)
+            data.test_images.to(device), schedule, plan, settings.seed * 1000, bar)
     probs = probs.cpu().numpy()
     if path is not None:
         atomic_write(path, lambda h: np.savez(h, probabilities=probs, stats=json.dumps(stats)))
     return probs, stats
 
 
-def _by_probabilities(settings, data, make_model, schedule, device, progress, cache_dir):
+def _by_probabilities(settings, data, make_model, schedule, plan, progress, cache_dir):
     recorders: list[DynamicsRecorder] = []
+    device = plan.device
     if settings.protocol == "test_set":  # prepare() checked that the test split exists
         noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes,
                                         data.test_images, device)
         true = data.test_labels
-        probs, stats = _test_set_probabilities(settings, data, make_model, schedule, device,
+        probs, stats = _test_set_probabilities(settings, data, make_model, schedule, plan,
                                                progress, cache_dir)
         fold_of, runs = np.zeros(len(noisy), dtype=np.int64), [stats]
     else:
@@ -101,9 +106,10 @@ def _by_probabilities(settings, data, make_model, schedule, device, progress, ca
             return None
 
         result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
-                                settings.train, settings.folds, settings.seed, device, progress,
-                                settings.cv, batch_hook=batch_hook)
+                                plan, settings.folds, settings.seed, progress, settings.cv,
+                                batch_hook=batch_hook)
         probs, fold_of, runs = result.probabilities, result.fold_of, result.folds
+        plan = result.plan
     flagged = detect(settings.detector.name, noisy, probs, **settings.detector.params)
     for run in runs:
         held = fold_of == run["fold"]
@@ -112,31 +118,32 @@ def _by_probabilities(settings, data, make_model, schedule, device, progress, ca
     metrics = {"accuracy_noisy": accuracy(probs, noisy), "accuracy_true": accuracy(probs, true)}
     arrays = {"probabilities": probs, "fold_of": fold_of, **stack_runs(recorders)}
     return Judgement(noisy, true, corrupted, flagged, np.ones(len(noisy), dtype=bool), runs,
-                     arrays, metrics)
+                     plan, arrays, metrics)
 
 
-def _by_training_runs(settings, data, make_model, schedule, device, progress):
+def _by_training_runs(settings, data, make_model, schedule, plan, progress):
     aum_settings = DETECTORS.create(settings.detector.name, settings.detector.params)
     noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
-                                    data.images, device)
+                                    data.images, plan.device)
     evidence = aum_detector.train_runs(
-        data.images, noisy, data.num_classes, make_model, schedule, settings.train,
-        aum_settings, settings.seed, device, progress, settings.dynamics)
+        data.images, noisy, data.num_classes, make_model, schedule, plan,
+        aum_settings, settings.seed, progress, settings.dynamics)
     flagged, aum, thresholds = aum_detector.flag(evidence, aum_settings.percentile)
     judged = evidence.trained
     metrics = {"aum_thresholds": thresholds,
                **separation(aum[judged], corrupted[judged])}
     arrays = {"aum": aum, "aum_per_run": evidence.aum, "threshold_sample": evidence.threshold,
               **evidence.dynamics}
-    return Judgement(noisy, data.labels, corrupted, flagged, judged, evidence.runs, arrays,
-                     metrics)
+    return Judgement(noisy, data.labels, corrupted, flagged, judged, evidence.runs, plan,
+                     arrays, metrics)
 
 
-def judge(settings, data, make_model: Callable[[int | None], nn.Module], schedule, device,
-          progress: bool = True, cache_dir: str | Path | None = None) -> Judgement:
-    """Train as the detector's evidence requires, then detect. ``make_model(num_outputs)``
-    builds a fresh classifier (``None``: one output per class)."""
+def judge(settings, data, make_model: Callable[[int | None], nn.Module], schedule,
+          plan: TrainingPlan, progress: bool = True,
+          cache_dir: str | Path | None = None) -> Judgement:
+    """Train as the detector's evidence requires and ``plan`` says, then detect.
+    ``make_model(num_outputs)`` builds a fresh classifier (``None``: one output per class)."""
     if evidence_of(settings.detector.name) == "training_runs":
-        return _by_training_runs(settings, data, make_model, schedule, device, progress)
-    return _by_probabilities(settings, data, lambda: make_model(None), schedule, device,
+        return _by_training_runs(settings, data, make_model, schedule, plan, progress)
+    return _by_probabilities(settings, data, lambda: make_model(None), schedule, plan,
                              progress, cache_dir)

@@ -38,7 +38,7 @@ from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the A
 from robustloss.records import CorruptRecordError, RecordStore, check_writable
 from robustloss.training.crossval import check_folds
 from robustloss.training.dynamics import DYNAMICS_LEVELS, check_level
-from robustloss.training.precision import resolve_precision
+from robustloss.training.plan import TrainingPlan
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,9 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     schedule, input_shape = p.schedule, tuple(p.data.images.shape[1:])
     t0 = time.perf_counter() - p.seconds
     t_loaded = time.perf_counter()
-    result = judge(settings, data, make_model, schedule, device, progress, cache_dir)
+    plan = TrainingPlan.resolve(settings.train, device)
+    result = judge(settings, data, make_model, schedule, plan, progress, cache_dir)
     t_judged = time.perf_counter()
-    precision = resolve_precision(settings.train.precision, device)
 
     scored = result.judged
     metrics = detection_scores(result.flagged[scored], result.corrupted[scored])
@@ -192,8 +192,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
                  "num_judged": int(scored.sum()), "input_shape": list(input_shape),
                  "fingerprint": _fingerprint(data)},
         "device": describe_device(device),
-        "arithmetic": {"precision": precision.name, "channels_last": precision.channels_last,
-                       "folds_stacked": any(run.get("stacked", False) for run in result.runs)},
+        "arithmetic": result.plan.arithmetic(),
         "versions": package_versions(),
         "git": git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -24,12 +24,22 @@ from robustloss.experiments.provenance import resolve_device
 from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_for_noise
 from robustloss.find.inputs import UserData, check_classes, load_user_data
+from robustloss.find.planting import DEFAULT_FRACTION, choose_by_planting
 from robustloss.reporting.label_issues import label_issues
 from robustloss.training.crossval import cross_validate
-from robustloss.training.loop import TrainSettings
+from robustloss.training.plan import TrainingPlan
+from robustloss.training.settings import TrainSettings
 
 log = logging.getLogger("robustloss.find")
 AUTO = "auto"
+AUTO_BY = {
+    "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
+                "(one pass per candidate; robustloss.find.planting)",
+    "noise_estimate": "read the value off the paper's best values at cleanlab's noise-rate "
+                      "estimate (one pass; robustloss.find.choose)",
+}
+COMPARE = {"auto": "add what cross-entropy flags when its pass runs anyway (gamma/c auto)",
+           "ce": "always add it (one more pass when gamma/c is fixed)", "none": "never"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class FindSettings:
     the paper's 10 and 5. lr, batch_size: None = by input kind: images 3e-3 / 64 (a small
     CNN, inputs scaled to [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP
     head on standardised features). seed: folds, initialisation and batch order.
+    auto_by: how "auto" chooses (AUTO_BY). compare: whether the result also says what plain
+    cross-entropy + Confident Learning flags on the same folds (COMPARE).
     """
 
     loss: str = "blurry"
@@ -52,9 +64,13 @@ class FindSettings:
     batch_size: int | None = None
     seed: int = 0
     device: str = "auto"
+    auto_by: str = "planting"
+    compare: str = "auto"
 
     def __post_init__(self):
         check_choice("loss", self.loss, tuple(losses.LOSSES.names()))
+        check_choice("auto_by", self.auto_by, tuple(AUTO_BY))
+        check_choice("compare", self.compare, tuple(COMPARE))
         check_integer("folds", self.folds, 2)
         check_integer("epochs", self.epochs, 1)
         check_integer("seed", self.seed, 0)
@@ -101,13 +117,17 @@ def standardised(features: torch.Tensor) -> torch.Tensor:
 
 
 def out_of_fold(data: UserData, settings: FindSettings, loss: str, params: dict,
-                make_model, device, progress: bool) -> np.ndarray:
+                make_model, device, progress: bool, labels: np.ndarray | None = None
+                ) -> np.ndarray:
+    """Out-of-fold probabilities (N, K) of one cross-validated pass with ``loss`` on
+    ``labels`` (default: the data's own)."""
+    labels = data.labels if labels is None else labels
     inputs = data.inputs if data.kind == "images" else standardised(data.inputs)
     schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params),
                                    DEFAULT_DELAY.get(loss, 0))  # the paper's CE warm-up (PZ: 1)
-    result = cross_validate(inputs, data.labels, data.num_classes, make_model, schedule,
-                            settings.train_settings(data.kind), folds=settings.folds,
-                            seed=settings.seed, device=device, progress=progress)
+    plan = TrainingPlan.resolve(settings.train_settings(data.kind), device)
+    result = cross_validate(inputs, labels, data.num_classes, make_model, schedule, plan,
+                            folds=settings.folds, seed=settings.seed, progress=progress)
     return result.probabilities
 
 
@@ -119,9 +139,10 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     robustloss.find.inputs; or a UserData). ``overrides``: FindSettings fields (``loss``,
     ``gamma``, ...). Returns one row per sample, most suspicious first: rank, index (row in
     the input), sample, given_label, suggested_label (class names), p_given, p_suggested,
-    label_quality (cleanlab's normalized margin; low = suspicious), flagged. ``.attrs``:
-    estimated_noise_rate, num_flagged, num_samples, loss, loss_params, class_names,
-    source, settings."""
+    label_quality (cleanlab's normalized margin; low = suspicious), flagged; with the
+    cross-entropy comparison (``compare``) also flagged_ce and rank_ce. ``.attrs``:
+    estimated_noise_rate, num_flagged, num_samples, loss, loss_params, choice (how an
+    automatic value was chosen), passes, class_names, source, settings."""
     with as_user_errors():  # every input check, before any training
         unknown = sorted(set(overrides) - {f.name for f in fields(FindSettings)})
         if unknown:
@@ -135,27 +156,63 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         device = resolve_device(settings.device)
         losses.build(settings.loss, data.num_classes, **settings.loss_params(0.2))
     log.info("%s: %d samples, %d classes (%s)", data.source, len(data), data.num_classes, data.kind)
-    eta = None
-    if settings.needs_noise_estimate or settings.loss == "ce":
-        log.info("pass 1: cross-entropy, %d folds x %d epochs", settings.folds, settings.epochs)
-        ce_probs = out_of_fold(data, settings, "ce", {}, make_model, device, progress)
+    passes = 0
+
+    def run_pass(loss: str, params: dict, labels: np.ndarray | None = None) -> np.ndarray:
+        nonlocal passes
+        passes += 1
+        log.info("pass %d: %s %s, %d folds x %d epochs%s", passes, loss, params or "",
+                 settings.folds, settings.epochs,
+                 " (labels with planted errors)" if labels is not None else "")
+        return out_of_fold(data, settings, loss, params, make_model, device, progress, labels)
+
+    auto, eta, ce_probs, choice = settings.needs_noise_estimate, None, None, None
+    if auto or settings.loss == "ce" or settings.compare == "ce":
+        ce_probs = run_pass("ce", {})
         eta = estimate_noise_rate(data.labels, ce_probs)
         log.info("estimated noise rate: %.1f%%", 100 * eta)
-    params = settings.loss_params(eta)
     if settings.loss == "ce":
-        probs = ce_probs
+        params, probs = {}, ce_probs
+    elif auto and settings.auto_by == "planting":
+        name = PARAMETER_OF[settings.loss]
+        picked = choose_by_planting(
+            settings.loss, data.labels, ce_probs,
+            lambda value, labels: run_pass(settings.loss, {name: value}, labels),
+            DEFAULT_FRACTION, settings.seed)
+        params, probs = {name: picked.value}, picked.probs
+        choice = {"by": "planting", "planted": picked.planted,
+                  "recovery_f1": {str(v): round(f, 4) for v, f in picked.scores.items()}}
+        log.info("%s chosen by planting %d errors: %s (recovery F1 %s)", name, picked.planted,
+                 picked.value, choice["recovery_f1"])
     else:
-        log.info("pass %d: %s %s", 2 if eta is not None else 1, settings.loss, params)
-        probs = out_of_fold(data, settings, settings.loss, params, make_model, device, progress)
+        params = settings.loss_params(eta)
+        if auto:
+            choice = {"by": "noise_estimate", "estimated_noise_rate": eta}
+        probs = run_pass(settings.loss, params)
         if eta is None:
             eta = estimate_noise_rate(data.labels, probs)
     flagged = confident_learning(data.labels, probs)
     table = issue_table(data, probs, flagged)
+    if ce_probs is not None and settings.loss != "ce" and settings.compare != "none":
+        table = with_comparison(table, issue_table(data, ce_probs,
+                                                   confident_learning(data.labels, ce_probs)))
     table.attrs.update(
         estimated_noise_rate=eta, num_flagged=int(flagged.sum()), num_samples=len(data),
-        loss=settings.loss, loss_params=params, class_names=data.class_names,
-        source=data.source, kind=data.kind, settings=asdict(settings))
+        loss=settings.loss, loss_params=params, choice=choice, passes=passes,
+        class_names=data.class_names, source=data.source, kind=data.kind,
+        settings=asdict(settings))
     return table
+
+
+def with_comparison(table: pd.DataFrame, ce_table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with cross-entropy's verdict per sample: flagged_ce, rank_ce."""
+    ce = ce_table.set_index("index")[["flagged", "rank"]]
+    extra = ce.reindex(table["index"]).to_numpy()
+    out = table.copy()
+    out["flagged_ce"] = extra[:, 0].astype(bool)
+    out["rank_ce"] = extra[:, 1].astype(np.int64)
+    out.attrs = dict(table.attrs)
+    return out
 
 
 def issue_table(data: UserData, probs: np.ndarray, flagged: np.ndarray) -> pd.DataFrame:

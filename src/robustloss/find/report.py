@@ -75,6 +75,38 @@ def review_cells(table: pd.DataFrame, inputs: torch.Tensor | None, review: int) 
     return '<div class="grid">' + "".join(cells) + "</div>"
 
 
+def comparison(table: pd.DataFrame, inputs: torch.Tensor | None, shown: int = 24) -> str:
+    """What the robust loss flags beyond (and short of) plain cross-entropy on the same
+    folds: counts, then the samples only one of them flags, most suspicious first."""
+    if "flagged_ce" not in table:
+        return ""
+    loss = html.escape(table.attrs["loss"])
+    ours, ce = table.flagged, table.flagged_ce
+    only_ours, only_ce = table[ours & ~ce], table[ce & ~ours].sort_values("rank_ce")
+    parts = [f"""<h2>What {loss} adds over cross-entropy</h2>
+<p>Cross-entropy + Confident Learning on the same folds flags {int(ce.sum())}; both flag
+<b>{int((ours & ce).sum())}</b>, only {loss} <b>{len(only_ours)}</b>, only cross-entropy
+<b>{len(only_ce)}</b>. Columns flagged_ce and rank_ce in label_issues.csv.</p>"""]
+    for title, rows in ((f"Flagged only by {loss}", only_ours),
+                        ("Flagged only by cross-entropy", only_ce)):
+        if len(rows):
+            parts.append(f"<h3>{title} ({len(rows)}; first {min(shown, len(rows))})</h3>"
+                         + review_cells(rows, inputs, shown))
+    return "\n".join(parts)
+
+
+def choice_text(attrs: dict) -> str:
+    """How an automatic gamma / c was chosen, for the summary."""
+    choice = attrs.get("choice")
+    if not choice:
+        return ""
+    if choice["by"] == "planting":
+        scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
+        return (f", chosen by planting {choice['planted']} known errors and keeping the value "
+                f"that recovered them best (F1 {scores})")
+    return ", chosen from the estimated noise rate"
+
+
 def summary_line(table: pd.DataFrame) -> str:
     n, m = table.attrs["num_flagged"], table.attrs["num_samples"]
     return f"{n} of {m} flagged ({100 * n / m:.1f}%)"
@@ -88,12 +120,13 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
     attrs = table.attrs
     params = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
     settings = attrs["settings"]
-    auto = [name for name in ("gamma", "c") if settings.get(name) == "auto" and name in attrs["loss_params"]]
+    eta = attrs["estimated_noise_rate"]
     body = f"""
 <h1>Label issues in {html.escape(attrs['source'])}</h1>
 <p class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
-<b>{100 * attrs['estimated_noise_rate']:.1f}%</b> &middot; loss {html.escape(attrs['loss'])}
-{f'({params}{", chosen from the estimated noise rate" if auto else ""})' if params else ''}</p>
+<b>{100 * eta:.1f}%</b> &middot; loss {html.escape(attrs['loss'])}
+{f'({params}{html.escape(choice_text(attrs))})' if params else ''}
+&middot; {attrs.get('passes', 1)} cross-validated passes</p>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on {settings['folds']}-fold
 out-of-fold probabilities; {attrs['kind']}, {len(attrs['class_names'])} classes, seed
 {settings['seed']}. Rank orders all samples by cleanlab's label quality (normalized margin),
@@ -101,6 +134,7 @@ most suspicious first, whether flagged or not. The corruption is unknown, so the
 precision or recall here: look at the samples.</p>
 <h2>The {min(review, len(table))} most suspicious samples</h2>
 {review_cells(table, inputs, review)}
+{comparison(table, inputs)}
 <h2>Flagged per given class</h2>
 {flagged_per_class(table, attrs['class_names']).to_html()}
 <h2>Flagged samples: given class (rows) vs suggested class (columns)</h2>

@@ -14,8 +14,10 @@ from tqdm import tqdm
 
 from robustloss.components.losses import LossSchedule
 from robustloss.errors import check_choice
-from robustloss.training.loop import BatchHook, TrainSettings, fit, predict_proba
-from robustloss.training.stacked import fit_stacked, use_stacking
+from robustloss.training.loop import fit, predict_proba
+from robustloss.training.plan import TrainingPlan
+from robustloss.training.settings import BatchHook
+from robustloss.training.stacked import fit_stacked
 
 SPLITS = {
     "stratified": "StratifiedKFold on the given labels (paper section 5: 80% train / 20% predict)",
@@ -76,11 +78,13 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int, split: str = "str
 @dataclass
 class CrossValResult:
     """probabilities: (N, K) out-of-fold softmax; fold_of: (N,) fold that held each sample
-    out; folds: per-fold statistics (sizes, seconds, samples/s, final training loss)."""
+    out; folds: per-fold statistics (sizes, seconds, samples/s, final training loss); plan:
+    the training plan that ran (with its stacking decision)."""
 
     probabilities: np.ndarray
     fold_of: np.ndarray
     folds: list[dict]
+    plan: TrainingPlan
 
 
 def fit_and_predict(
@@ -89,7 +93,7 @@ def fit_and_predict(
     train_labels: torch.Tensor,
     predict_images: torch.Tensor,
     schedule: LossSchedule,
-    settings: TrainSettings,
+    plan: TrainingPlan,
     seed: int,
     bar: tqdm | None = None,
     fold: int = 0,
@@ -97,11 +101,11 @@ def fit_and_predict(
     on_batch: BatchHook | None = None,
 ) -> tuple[torch.Tensor, dict, nn.Module]:
     """Train a model on uint8 ``train_images`` (n, C, H, W) and int64 ``train_labels`` (n,),
-    both on the training device; return its softmax probabilities (m, K) for
+    both on the plan's device; return its softmax probabilities (m, K) for
     ``predict_images``, the run's statistics and the trained model. ``model``: continue
     training this one instead of a fresh one built by ``make_model`` (seeded with ``seed``,
     which also seeds batch order and augmentation). ``on_batch``: see train.BatchHook."""
-    device = train_images.device
+    device = plan.device
     torch.manual_seed(seed)
     if model is None:
         model = make_model().to(device)
@@ -115,7 +119,7 @@ def fit_and_predict(
             bar.update()
 
     start = time.perf_counter()
-    transform = fit(model, train_images, train_labels, schedule, settings, generator, on_epoch_end,
+    transform = fit(model, train_images, train_labels, schedule, plan, generator, on_epoch_end,
                     on_batch)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -124,7 +128,7 @@ def fit_and_predict(
     return probs, {
         "fold": fold, "n_train": len(train_labels), "n_held_out": len(predict_images),
         "train_seconds": seconds,
-        "samples_per_second": len(train_labels) * settings.epochs / seconds,
+        "samples_per_second": len(train_labels) * plan.settings.epochs / seconds,
         "epoch_losses": losses,
     }, model
 
@@ -140,10 +144,9 @@ def cross_validate(
     num_classes: int,
     make_model: Callable[[], nn.Module],
     schedule: LossSchedule,
-    settings: TrainSettings,
+    plan: TrainingPlan,
     folds: int = 5,
     seed: int = 0,
-    device: torch.device | str = "cpu",
     progress: bool = True,
     cv: CrossValSettings = CrossValSettings(),
     on_fold_trained: Callable[[int, nn.Module], None] | None = None,
@@ -155,13 +158,14 @@ def cross_validate(
     Every sample is predicted exactly once, by the fold's model; with ``cv.carry_model``
     that model has continued from the previous fold's (the authors' code), otherwise it is
     fresh and never saw the sample. Fold k's model and batch order are seeded with
-    ``seed * 1000 + k``; ``settings.stack`` decides whether the folds train one after
-    another or stacked (robustloss.training.stacked: same maths, one vectorised step for all).
+    ``seed * 1000 + k``; ``plan.for_folds`` decides, once, whether the folds train one after
+    another or stacked (robustloss.training.stacked: same maths, one vectorised step for all);
+    the result carries the plan that ran.
     ``on_fold_trained(k, model)`` is called after fold k trains; ``batch_hook(k,
     train_idx)`` may return a BatchHook for fold k, given the dataset indices (n_k,) of the
     fold's training samples.
     """
-    device = torch.device(device)
+    device = plan.device
     split_seed = seed if cv.split_seed is None else cv.split_seed
     fold_of = fold_assignment(labels, folds, split_seed, cv.split)
     x = images.to(device)
@@ -171,9 +175,10 @@ def cross_validate(
              for k, idx in enumerate(train_idx)]
     probs = np.full((len(labels), num_classes), np.nan, dtype=np.float32)
     stats = []
-    with progress_bar(folds * settings.epochs, progress) as bar:
-        models = (_train_stacked(make_model, x, y, train_idx, schedule, settings, seed, bar, hooks)
-                  if _stacks(make_model, settings, cv, device, train_idx) else None)
+    plan = plan.for_folds(make_model, [len(idx) for idx in train_idx], cv.carry_model)
+    with progress_bar(folds * plan.settings.epochs, progress) as bar:
+        models = (_train_stacked(make_model, x, y, train_idx, schedule, plan, seed, bar, hooks)
+                  if plan.stacked else None)
         model = None
         for k in range(folds):
             held_idx = np.flatnonzero(fold_of == k)
@@ -184,7 +189,7 @@ def cross_validate(
                 fold_stats["n_held_out"] = len(held_idx)
             else:
                 fold_probs, fold_stats, trained = fit_and_predict(
-                    make_model, x[train_idx[k]], y[train_idx[k]], x[held], schedule, settings,
+                    make_model, x[train_idx[k]], y[train_idx[k]], x[held], schedule, plan,
                     seed * 1000 + k, bar, k, model if cv.carry_model else None, hooks[k])
             fold_stats["stacked"] = models is not None
             model = trained
@@ -192,20 +197,10 @@ def cross_validate(
                 on_fold_trained(k, trained)
             probs[held_idx] = fold_probs.cpu().numpy()
             stats.append(fold_stats)
-    return CrossValResult(probs, fold_of, stats)
+    return CrossValResult(probs, fold_of, stats, plan)
 
 
-def _stacks(make_model, settings: TrainSettings, cv: CrossValSettings, device: torch.device,
-            train_idx: list[torch.Tensor]) -> bool:
-    """Whether the folds train stacked (``train.stack``; the network, device and folds allow
-    it)."""
-    if settings.stack == "sequential" or (settings.stack == "auto" and device.type != "cuda"):
-        return False  # decided without building a model
-    return use_stacking(settings.stack, make_model(), device, cv.carry_model,
-                        [len(idx) for idx in train_idx], settings.batch_size)
-
-
-def _train_stacked(make_model, x, y, train_idx, schedule, settings, seed, bar, hooks):
+def _train_stacked(make_model, x, y, train_idx, schedule, plan, seed, bar, hooks):
     """All folds' models trained together -> [(model, input transform, stats)] per fold.
     Each model is built and ordered exactly as fit_and_predict would (seed * 1000 + k)."""
     device = x.device
@@ -222,13 +217,13 @@ def _train_stacked(make_model, x, y, train_idx, schedule, settings, seed, bar, h
         bar.update(len(train_idx))
 
     start = time.perf_counter()
-    transforms = fit_stacked(models, x, y, train_idx, schedule, settings, generators,
+    transforms = fit_stacked(models, x, y, train_idx, schedule, plan, generators,
                              on_epoch_end, hooks)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - start) / len(train_idx)  # shared equally
     return [(model, transform, {
         "fold": k, "n_train": len(train_idx[k]), "train_seconds": seconds,
-        "samples_per_second": len(train_idx[k]) * settings.epochs / seconds,
+        "samples_per_second": len(train_idx[k]) * plan.settings.epochs / seconds,
         "epoch_losses": [epoch[k] for epoch in losses]})
         for k, (model, transform) in enumerate(zip(models, transforms, strict=True))]

@@ -30,51 +30,10 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from robustloss.components.losses import LossSchedule
-from robustloss.errors import check_choice
 from robustloss.training.augment import augment_batch
-from robustloss.training.loop import (
-    STACK_CHOICES,
-    BatchHook,
-    InputTransform,
-    TrainSettings,
-    batches,
-    make_optimizer,
-    step,
-)
-from robustloss.training.precision import Precision, resolve_precision
-
-
-def why_not_stackable(model: nn.Module) -> str | None:
-    """None when ``model`` can be trained stacked, else the reason it cannot."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            return f"it has BatchNorm ({type(module).__name__}), whose running statistics vmap cannot update"
-    return None
-
-
-def use_stacking(choice: str, model: nn.Module, device: torch.device, carry_model: bool,
-                 sizes: Sequence[int], batch_size: int) -> bool:
-    """Whether K folds with training sets of ``sizes`` train stacked under ``train.stack`` =
-    ``choice`` (one of STACK_CHOICES)."""
-    check_choice("train.stack", choice, STACK_CHOICES)
-    if (choice == "sequential" or carry_model or why_not_stackable(model) is not None
-            or not steps_agree(sizes, batch_size)):
-        return False
-    return choice == "stacked" or torch.device(device).type == "cuda"
-
-
-def step_plan(sizes: Sequence[int], settings: TrainSettings,
-              generators: Sequence[torch.Generator], device) -> list[list[torch.Tensor]]:
-    """One epoch's batches per model (each model's order from its own generator, exactly as
-    train.fit draws it); fit_stacked has checked that they take equally many steps."""
-    return [batches(torch.randperm(n, generator=g).to(device), settings.batch_size)
-            for n, g in zip(sizes, generators, strict=True)]
-
-
-def steps_agree(sizes: Sequence[int], batch_size: int) -> bool:
-    """Whether models with these training-set sizes take the same number of steps per epoch
-    (the number depends on the size only)."""
-    return len({len(batches(torch.arange(n), batch_size)) for n in sizes}) == 1
+from robustloss.training.loop import make_optimizer, step
+from robustloss.training.plan import TrainingPlan, steps_agree
+from robustloss.training.settings import BatchHook, InputTransform
 
 
 def fit_stacked(
@@ -83,23 +42,22 @@ def fit_stacked(
     labels: torch.Tensor,
     train_indices: Sequence[torch.Tensor],
     schedule: LossSchedule,
-    settings: TrainSettings,
+    plan: TrainingPlan,
     generators: Sequence[torch.Generator],
     on_epoch_end: Callable[[int, list[float]], None] | None = None,
     on_batch: Sequence[BatchHook | None] | None = None,
-    precision: Precision | None = None,
 ) -> list[InputTransform]:
     """Train ``models`` (same architecture, on one device) together; model m on
     ``images[train_indices[m]]`` (uint8) with ``labels[train_indices[m]]``, in the batch
     order of ``generators[m]``. The trained weights are written back into ``models``.
-    Returns each model's input transform. ``on_epoch_end(epoch, mean_losses)``;
+    Returns each model's input transform. ``plan``: its precision and batches (its stacking
+    decision is the caller's). ``on_epoch_end(epoch, mean_losses)``;
     ``on_batch[m]``: model m's BatchHook (sample indices relative to its training set)."""
-    device = images.device
+    settings, precision, device = plan.settings, plan.precision, plan.device
     sizes = [len(idx) for idx in train_indices]
     if not steps_agree(sizes, settings.batch_size):
         raise ValueError(f"training sets of sizes {sizes} take different numbers of steps")
-    precision = precision or resolve_precision(settings.precision, device)
-    transforms = [InputTransform.fit(images[idx], settings.inputs) for idx in train_indices]
+    transforms = [plan.input_transform(images[idx]) for idx in train_indices]
     params, buffers = stack_module_state(list(models))
     template = copy.deepcopy(models[0]).to("meta")
     optimizer = make_optimizer(list(params.values()), settings)
@@ -117,7 +75,7 @@ def fit_stacked(
     template.train()
     for epoch in range(settings.epochs):
         loss_fn = schedule.for_epoch(epoch)
-        plans = step_plan(sizes, settings, generators, device)
+        plans = [plan.epoch_batches(n, g) for n, g in zip(sizes, generators, strict=True)]
         totals = torch.zeros(len(models), device=device)
         for batch in zip(*plans, strict=True):
             width = max(len(idx) for idx in batch)
