@@ -32,13 +32,15 @@ from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
-from robustloss.find.planting import choose_by_planting
+from robustloss.find.planting import CONTROLS, best_value, choose_by_planting, recovery_f1
 
 GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamma range
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values
 
 
 METHODS = ("noise_estimate", "planting")
+# how each method's rows are labelled in the summary (planting's scoring variants included)
+SUMMARY_METHODS = ("noise_estimate", "planting", *(f"planting_{c}" for c in CONTROLS))
 
 
 def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
@@ -142,10 +144,19 @@ def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> 
         loss, case.data.labels, ce,
         lambda value, labels: out_of_fold(case.data, settings, loss, {name: value}, make_model,
                                           device, False, labels), seed=case.seed)
-    row = {**case.row(loss, {name: choice.value}, choice.probs, time.perf_counter() - start),
+    seconds = time.perf_counter() - start
+    row = {**case.row(loss, {name: choice.value}, choice.probs, seconds),
            "key": key, "auto": "planting", "recovery_f1": choice.scores}
     print(f"{case.label} {loss} planting -> {choice.value}: F1 {row['f1']:.4f} "
           f"({row['seconds']:.0f} s)", flush=True)
+    for control in CONTROLS:  # the other ways to score the same passes, for comparison
+        scores = {v: recovery_f1(choice.planting, p, control) for v, p in choice.passes.items()}
+        value = best_value(scores)
+        variant = {**case.row(loss, {name: value}, choice.passes[value], seconds),
+                   "key": case.key(loss, f"planting_{control}"), "auto": f"planting_{control}",
+                   "recovery_f1": scores}
+        print(f"    control={control} -> {value}: F1 {variant['f1']:.4f}", flush=True)
+        store(variant, done, cache_path)
     return store(row, done, cache_path)
 
 
@@ -176,7 +187,7 @@ def summarise(done: dict, out: Path) -> None:
         grid = group[on_grid].groupby("value").f1.mean()
         line = {"dataset": dataset, "kind": kind, "eta": rate, "loss": loss,
                 "best grid value": grid.idxmax(), "best grid F1": grid.max()}
-        for method in METHODS:
+        for method in SUMMARY_METHODS:
             auto = group[group.auto == method]
             if len(auto):
                 line |= {f"{method} seeds": auto.seed.nunique(),

@@ -60,3 +60,22 @@ def write_fake_human_labels(path: Path, arrays: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()}, path)
     return path
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """``array`` (uint8) as an IDX file, MNIST's format: 0, 0, 0x08 (unsigned byte), ndim,
+    the sizes big-endian, then the bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    return path
+
+
+def write_fake_mnist(root: Path, train: int = 60, test: int = 20) -> Path:
+    """The four unpacked MNIST files (torchvision's layout) with random images."""
+    rng = np.random.default_rng(0)
+    raw = root / "MNIST" / "raw"
+    for split, n in (("train", train), ("t10k", test)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+    return raw

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .debian import ensure_installed
+
 DAEMONS = ("slurmd", "slurmctld", "munged")
 SACCT_SHIM = """#!/bin/bash
 # sacct stand-in: submitit calls `sacct -o JobID,State,NodeList --parsable2 -j ID ...`.
@@ -31,17 +33,8 @@ exit 0
 
 def ensure_slurm_installed() -> str | None:
     """None when slurmctld, slurmd and munged are available; otherwise why not."""
-    if all(shutil.which(b) for b in ("slurmctld", "slurmd", "munged", "sbatch")):
-        return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "SLURM is not installed and cannot be (needs root and apt-get)"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"]):
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        if out.returncode:
-            return f"installing SLURM failed: {' '.join(cmd)}: {out.stderr.strip()[-300:]}"
-    return None
+    return ensure_installed("SLURM", ("slurmctld", "slurmd", "munged", "sbatch"),
+                            ("slurm-wlm", "munge"))
 
 
 def _wait(check, seconds: float, what: str) -> None:

@@ -4,8 +4,9 @@ import os
 import numpy as np
 import pytest
 
+from robustloss import records
 from robustloss.experiments.experiment import ExperimentSettings
-from robustloss.records import CorruptRecordError, RecordStore, find_records, record_id
+from robustloss.records import CorruptRecordError, RecordStore, atomic_write, find_records, record_id
 
 
 def settings_dict(**changes):
@@ -58,15 +59,46 @@ def test_write_is_atomic_and_readable(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{rec['id']}.json", f"{rec['id']}.npz"]
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path):
+def test_a_write_that_fails_midway_leaves_no_partial_file_and_the_old_record(tmp_path):
+    """The failure happens inside the write, after bytes went out: the temporary file is
+    removed, the record on disk is still the previous one, no arrays file is orphaned."""
     store = RecordStore(tmp_path)
+    store.write({"id": "abc", "metrics": {"f1": 0.5}})
+    before = (tmp_path / "abc.json").read_bytes()
 
-    class Boom:
+    def half_then_fail(handle):
+        handle.write(b'{"id": "abc", "metr')
+        handle.flush()
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(tmp_path / "abc.json", half_then_fail)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.json"]
+    assert (tmp_path / "abc.json").read_bytes() == before
+
+    class Unserialisable:
         def __str__(self):
             raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError):
-        store.write({"id": "abc", "metrics": {}, "bad": Boom()})
+    with pytest.raises(RuntimeError):  # a record that cannot be serialised: nothing written
+        store.write({"id": "new", "metrics": {}, "bad": Unserialisable()},
+                    {"x": np.zeros(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.json"]
+
+
+def test_arrays_are_not_left_without_their_record(tmp_path, monkeypatch):
+    """The .npz went out, then the .json write failed: the .npz is removed too."""
+    store = RecordStore(tmp_path)
+    real = records.atomic_write
+
+    def fail_on_json(path, write):
+        if path.suffix == ".json":
+            raise OSError(28, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(records, "atomic_write", fail_on_json)
+    with pytest.raises(OSError):
+        store.write({"id": "r", "metrics": {}}, {"x": np.zeros(3)})
     assert list(tmp_path.iterdir()) == []
 
 

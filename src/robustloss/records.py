@@ -92,12 +92,22 @@ class RecordStore:
             return {key: data[key] for key in data.files}
 
     def write(self, record: dict, arrays: dict[str, np.ndarray] | None = None) -> Path:
+        """Write ``<id>.npz`` (when ``arrays``), then ``<id>.json``; each through a temporary
+        file renamed into place, so a failure (a full disk, an interrupt) leaves neither a
+        partial file nor an arrays file without its record, and earlier records untouched."""
         rid = record["id"]
-        if arrays:
-            atomic_write(self.npz_path(rid), lambda h: np.savez_compressed(h, **arrays))
-            record = {**record, "arrays_sha256": _sha256(self.npz_path(rid))}
-        text = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
-        atomic_write(self.json_path(rid), lambda h: h.write(text))
+        text = json.dumps(record, indent=2, sort_keys=True, default=str)  # fails before any write
+        npz = self.npz_path(rid)
+        try:
+            if arrays:
+                atomic_write(npz, lambda h: np.savez_compressed(h, **arrays))
+                record = {**record, "arrays_sha256": _sha256(npz)}
+                text = json.dumps(record, indent=2, sort_keys=True, default=str)
+            atomic_write(self.json_path(rid), lambda h: h.write(text.encode()))
+        except BaseException:
+            if arrays and not self.json_path(rid).exists():
+                npz.unlink(missing_ok=True)
+            raise
         return self.json_path(rid)
 
 

@@ -45,10 +45,10 @@ def version() -> str:
 
 def run_hydra(argv: list[str]) -> int:
     """Hydra reads sys.argv itself: hand it the overrides."""
-    from robustloss.cli.run import main as hydra_main
+    from robustloss.cli.run import run_main
 
     sys.argv = ["robustloss run", *argv]
-    hydra_main()
+    run_main()
     return 0
 
 

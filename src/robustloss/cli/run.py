@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import hydra
@@ -57,6 +58,28 @@ def main(cfg: DictConfig) -> dict:
         os._exit(report(err))  # not SystemExit: Hydra would wrap it in its own report
 
 
+INTERRUPTED = ("robustloss: interrupted; finished records are kept (each is written whole or "
+               "not at all); run the same command again to resume: finished experiments are "
+               "skipped")
+
+
+def _as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_main() -> None:
+    """``main`` as a command: SIGTERM (a ``kill``, a scheduler stopping the job) ends it as
+    Ctrl-C does, with one line saying how to resume and exit status 130."""
+    previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def experiment(cfg: DictConfig) -> dict:
     if "sweep" in cfg and HydraConfig.get().mode != RunMode.MULTIRUN:
         raise UserError("this experiment config describes a table sweep: run it with "
@@ -82,4 +105,4 @@ def experiment(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main()

@@ -33,6 +33,7 @@ import torch
 from torchvision import datasets as tvd
 
 from robustloss.data import DATASETS, LabelledData
+from robustloss.errors import UserError
 
 DATA_ENV = "ROBUSTLOSS_DATA"
 FIX_HINT = (
@@ -74,6 +75,23 @@ def require_files(name: str, root: Path, relative: list[str]) -> None:
 
 
 @functools.cache
+def check_idx_file(name: str, path: Path) -> None:
+    """An IDX file (MNIST's format) is as long as its header says: magic (0, 0, dtype,
+    ndim), ndim big-endian sizes, then the unsigned bytes; a cut-short copy is named."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(4)
+        ndim = head[3] if len(head) == 4 and head[:2] == b"\0\0" else 0
+        dims = handle.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
+        raise UserError(f"dataset {name!r}: {path} is not an IDX file (damaged header); "
+                        "re-fetch it")
+    expected = 4 + 4 * ndim + int(np.prod(np.frombuffer(dims, dtype=">u4"), dtype=np.int64))
+    if size != expected:
+        raise UserError(f"dataset {name!r}: {path} is truncated or damaged ({size} bytes, its "
+                        f"header says {expected}); re-fetch it, or unpack its .gz again")
+
+
 def _unverified(cls: type[tvd.CIFAR10]) -> type[tvd.CIFAR10]:
     """``cls`` with its MD5 sums removed: torchvision then only checks that files exist."""
     return type(cls.__name__, (cls,), {
@@ -87,6 +105,10 @@ def _open(name: str, cls: type, root: Path, download: bool, verify: bool = True)
     """Both splits of torchvision dataset ``cls``; clear errors for missing/corrupt files."""
     if not download:
         require_files(name, root, _files(cls))
+        if issubclass(cls, tvd.MNIST):  # torchvision reads the unpacked files when present
+            for relative in _files(cls):
+                if (root / relative).is_file():
+                    check_idx_file(name, root / relative)
     first = cls if verify else _unverified(cls)
     try:
         train = first(str(root), train=True, download=download)

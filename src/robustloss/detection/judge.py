@@ -11,6 +11,8 @@ Both may record training dynamics (p_y and margins per sample and epoch).
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from robustloss.records import atomic_write, record_id
 from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.training.dynamics import DynamicsRecorder, stack_runs
 from robustloss.training.plan import TrainingPlan
+
+log = logging.getLogger("robustloss")
 
 
 @dataclass
@@ -70,8 +74,15 @@ def _test_set_probabilities(settings, data, make_model, schedule, plan, progress
     key = {k: v for k, v in settings.identity().items() if k not in ("noise", "detector")}
     path = None if cache_dir is None else Path(cache_dir) / f"{record_id(key)}.npz"
     if path is not None and path.exists():
-        with np.load(path) as cached:
-            return cached["probabilities"], json.loads(str(cached["stats"]))
+        try:
+            with np.load(path) as cached:
+                probs, stats = cached["probabilities"], json.loads(str(cached["stats"]))
+            if probs.shape == (len(data.test_labels), data.num_classes) and np.isfinite(probs).all():
+                return probs, stats
+            log.warning("cached predictions %s do not fit this test set; recomputing them", path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            log.warning("cached predictions %s are damaged (%s); recomputing them", path,
+                        type(err).__name__)
     device = plan.device
     with progress_bar(settings.train.epochs, progress) as bar:
         probs, stats, _ = fit_and_predict(

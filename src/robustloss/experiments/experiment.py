@@ -24,7 +24,7 @@ from robustloss.components.noise import check_noise, transition_counts
 from robustloss.detection.detect import DETECTORS, check_detector_params, evidence_of
 from robustloss.detection.judge import judge
 from robustloss.detection.metrics import detection_scores
-from robustloss.errors import as_user_errors, check_choice
+from robustloss.errors import UserError, as_user_errors, check_choice
 from robustloss.experiments.provenance import describe_device, git_commit, package_versions, resolve_device
 from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the API's names)
     PIPELINE_VERSION,
@@ -239,5 +239,10 @@ def run_and_record(
     prepared = prepare(settings)
     record, arrays = run_experiment(settings, progress, store.root / "predictions", prepared)
     record = {"id": rid, **record, "config": config or record["settings"]}
-    store.write(record, arrays)
+    try:
+        store.write(record, arrays)
+    except OSError as err:  # a full disk, a quota, a vanished mount: say so in one line
+        raise UserError(f"results_dir {store.root}: cannot write record {rid} "
+                        f"({err.strerror or err}); nothing partial was left and earlier records "
+                        "are intact; free space and re-run (finished records are skipped)") from None
     return store.load(rid), True  # as stored (JSON types), same as a skipped run returns

@@ -5,10 +5,12 @@ Why not from the noise-rate estimate: cleanlab's estimate runs high on hard data
 MNIST subset, eta = 0.1 -> 0.23) and low where wrong labels fall on ambiguous images, so a
 value read off it is wrong in both directions. Planting asks the data directly:
 
-1. From the cross-entropy pass, the *pool*: samples whose given label is the model's first
-   choice (very probably right). Two disjoint draws of ``fraction`` x N from it: *planted*,
-   relabelled to the model's second choice (an error a person could make: the next most
-   plausible class), and *control*, left alone.
+1. Two disjoint random draws of ``fraction`` x N samples: *planted* and *control*. Half of
+   the planted get the cross-entropy model's most likely class other than the given one (an
+   error a person could make on an ambiguous image), half a uniformly drawn other class
+   (an error of carelessness); the real errors' kind is unknown, so both. Control samples
+   keep their labels: they are what the data is, real errors and hard images included, so
+   a value that flags too much pays for it there.
 2. One cross-validated pass per candidate value on the labels with the planted errors; score
    = F1 of Confident Learning's flags over planted (positives) and control (negatives).
 3. The best-scoring value wins (ties: the smaller one). Its pass is also the answer: the
@@ -31,6 +33,7 @@ from robustloss.detection.metrics import detection_scores
 # grid found 0.4-0.8 best) and its c values (0.01-0.1), a few points each to keep passes few.
 CANDIDATES = {"blurry": (0.2, 0.4, 0.6, 0.8), "piecewise_zero": (0.01, 0.03, 0.06, 0.1)}
 DEFAULT_FRACTION = 0.05
+DEFAULT_CONTROL = "draw"
 
 
 @dataclass(frozen=True)
@@ -44,24 +47,39 @@ class Planting:
 
 
 def plant(labels: np.ndarray, ce_probs: np.ndarray, fraction: float, seed: int) -> Planting:
-    """Draw planted and control sets from the samples whose given label is the cross-entropy
-    model's first choice; planted ones get its second choice."""
+    """Draw planted and control sets; planted ones get a label other than their given one:
+    the first half the cross-entropy model's most likely other class, the rest a uniformly
+    drawn other class."""
     labels = np.asarray(labels)
-    order = np.argsort(-ce_probs, axis=1)
-    pool = np.flatnonzero(order[:, 0] == labels)
-    size = min(max(1, int(round(fraction * len(labels)))), len(pool) // 2)
-    if size < 1:
-        raise ValueError("too few samples whose label the model agrees with to plant errors")
-    drawn = np.random.default_rng(seed).choice(pool, size=2 * size, replace=False)
-    planted, control = np.sort(drawn[:size]), np.sort(drawn[size:])
+    n, k = ce_probs.shape
+    size = min(max(1, int(round(fraction * n))), n // 2)
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(n, size=2 * size, replace=False)
+    planted, control = drawn[:size], np.sort(drawn[size:])
     relabelled = labels.copy()
-    relabelled[planted] = order[planted, 1]
-    return Planting(planted, control, relabelled)
+    likely = ce_probs[planted].copy()
+    likely[np.arange(size), labels[planted]] = -np.inf
+    half = size // 2
+    relabelled[planted[:half]] = likely[:half].argmax(axis=1)
+    rest = planted[half:]
+    relabelled[rest] = (labels[rest] + rng.integers(1, k, len(rest))) % k
+    return Planting(np.sort(planted), control, relabelled)
 
 
-def recovery_f1(planting: Planting, probs: np.ndarray) -> float:
-    """F1 of Confident Learning (on the planted labels) over planted vs control samples."""
+CONTROLS = {
+    "draw": "negatives = an equally large random draw of the other samples",
+    "all": "negatives = every other sample (real errors among them count against a value)",
+}
+
+
+def recovery_f1(planting: Planting, probs: np.ndarray, control: str = "draw") -> float:
+    """F1 of Confident Learning (on the planted labels) at recovering the planted errors,
+    with the negatives of ``control`` (CONTROLS)."""
     flagged = confident_learning(planting.planted_labels, probs)
+    if control == "all":
+        truth = np.zeros(len(flagged), dtype=bool)
+        truth[planting.planted] = True
+        return float(detection_scores(flagged, truth)["f1"])
     rows = np.concatenate([planting.planted, planting.control])
     truth = np.zeros(len(rows), dtype=bool)
     truth[:len(planting.planted)] = True
@@ -71,24 +89,33 @@ def recovery_f1(planting: Planting, probs: np.ndarray) -> float:
 @dataclass(frozen=True)
 class Choice:
     """value: the chosen parameter; probs: its pass's out-of-fold probabilities (N, K);
-    scores: candidate -> recovery F1; planted: how many errors were planted."""
+    scores: candidate -> recovery F1; planted: how many errors were planted; passes:
+    candidate -> its probabilities (for measurements)."""
 
     value: float
     probs: np.ndarray
     scores: dict[float, float]
     planted: int
+    passes: dict[float, np.ndarray]
+    planting: Planting
+
+
+def best_value(scores: dict[float, float]) -> float:
+    """The best-scoring candidate; ties go to the smaller value."""
+    return max(scores, key=lambda v: (scores[v], -v))
 
 
 def choose_by_planting(loss: str, labels: np.ndarray, ce_probs: np.ndarray,
                        run_pass: Callable[[float, np.ndarray], np.ndarray],
                        fraction: float = DEFAULT_FRACTION, seed: int = 0,
-                       candidates: tuple[float, ...] | None = None) -> Choice:
+                       candidates: tuple[float, ...] | None = None,
+                       control: str = DEFAULT_CONTROL) -> Choice:
     """The candidate of ``loss`` that recovers planted errors best. ``run_pass(value,
     labels)`` returns out-of-fold probabilities of one cross-validated pass."""
     planting = plant(labels, ce_probs, fraction, seed)
     scores, passes = {}, {}
     for value in candidates or CANDIDATES[loss]:
         passes[value] = run_pass(value, planting.planted_labels)
-        scores[value] = recovery_f1(planting, passes[value])
-    best = max(scores, key=lambda v: (scores[v], -v))
-    return Choice(best, passes[best], scores, len(planting.planted))
+        scores[value] = recovery_f1(planting, passes[value], control)
+    best = best_value(scores)
+    return Choice(best, passes[best], scores, len(planting.planted), passes, planting)
