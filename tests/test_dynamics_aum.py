@@ -168,6 +168,25 @@ def test_aum_on_digits_finds_the_planted_errors(tmp_path, loss):
     assert np.isfinite(arrays["aum"]).all()
 
 
+def test_aum_holdout_samples_are_never_judged_flagged_or_scored(tmp_path):
+    """detector.holdout = 300: those samples are not trained on, their AUM is NaN, they are
+    never flagged, and the record's metrics are computed over the judged samples only."""
+    from robustloss.detection.metrics import detection_scores
+
+    settings = aum_settings({"name": "ce"}, holdout=300)
+    record, _ = run_and_record(settings, str(tmp_path), progress=False)
+    arrays = RecordStore(tmp_path).load_arrays(record["id"])
+    judged = arrays["judged"]
+    assert judged.sum() == 1797 - 300 == record["data"]["num_judged"]
+    assert np.isnan(arrays["aum"][~judged]).all() and np.isfinite(arrays["aum"][judged]).all()
+    assert not arrays["flagged"][~judged].any()
+    expected = detection_scores(arrays["flagged"][judged], arrays["corrupted"][judged])
+    for name in ("f1", "precision", "recall", "balanced_accuracy"):
+        assert record["metrics"][name] == pytest.approx(expected[name])
+    everything = detection_scores(arrays["flagged"], arrays["corrupted"])
+    assert everything["recall"] != pytest.approx(expected["recall"])  # the choice matters
+
+
 def test_dynamics_for_cross_validation_cover_each_folds_training_samples(tmp_path):
     settings = ExperimentSettings.from_dict({
         "dataset": {"name": "digits", "subset": 400}, "loss": {"name": "ce"},

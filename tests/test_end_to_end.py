@@ -22,8 +22,10 @@ def test_hydra_app_writes_a_record_with_f1_well_above_chance(tmp_path):
     assert out.returncode == 0, out.stderr
     (path,) = tmp_path.glob("*.json")
     record = json.loads(path.read_text())
-    # chance: flagging a random 20% gives F1 ~ 0.2
-    assert record["metrics"]["f1"] > 0.6
+    # chance: flagging a random 20% gives F1 ~ 0.2; this seeded run (3 folds x 3 epochs)
+    # gives 0.843 on this CPU (the full 5 x 10 protocol: ~0.96); a loss that does not train
+    # stays near chance
+    assert record["metrics"]["f1"] > 0.8
     assert record["settings"]["loss"] == {"name": "blurry", "delay": 0,
                                           "params": {"gamma": 0.4, "detach_weight": True}}
     assert record["config"]["loss"]["gamma"] == 0.4 and record["config"]["seed"] == 3

@@ -193,17 +193,26 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
 
 
-def test_automatic_parameter_follows_the_papers_best_values():
+# The paper's Table 1 best values (MNIST, Fashion-MNIST) at eta = 0.1, 0.2, 0.3, 0.4,
+# written out here so that the relation is checked against the paper, not against itself.
+PAPER_BEST = {"blurry": {"MNIST": [0.3, 0.4, 0.4, 0.5], "Fashion-MNIST": [0.1, 0.2, 0.4, 0.5]},
+              "piecewise_zero": {"MNIST": [0.005, 0.01, 0.02, 0.04],
+                                 "Fashion-MNIST": [0.005, 0.005, 0.02, 0.04]}}
+
+
+@pytest.mark.parametrize("loss", ["blurry", "piecewise_zero"])
+def test_automatic_parameter_follows_the_papers_best_values(loss):
     """At the tabulated rates gamma / c are the paper's best (mean over MNIST and
     Fashion-MNIST, Table 1); between them linear; outside them the nearest end."""
-    etas, gammas = best_values("blurry")
+    means = np.mean([PAPER_BEST[loss]["MNIST"], PAPER_BEST[loss]["Fashion-MNIST"]], axis=0)
+    etas, values = best_values(loss)
     assert etas.tolist() == [0.1, 0.2, 0.3, 0.4]
-    assert np.all(np.diff(gammas) > 0)                                # rises with eta
-    for eta, gamma in zip(etas, gammas, strict=True):
-        assert parameter_for_noise("blurry", eta) == pytest.approx(gamma)
-    assert parameter_for_noise("blurry", 0.25) == pytest.approx(gammas[1:3].mean())
-    assert parameter_for_noise("blurry", 0.01) == pytest.approx(gammas[0])
-    assert parameter_for_noise("piecewise_zero", 0.9) == pytest.approx(best_values("piecewise_zero")[1][-1])
+    np.testing.assert_allclose(values, means)
+    for eta, value in zip(etas, means, strict=True):
+        assert parameter_for_noise(loss, eta) == pytest.approx(value, abs=1e-4)
+    assert parameter_for_noise(loss, 0.25) == pytest.approx(means[1:3].mean(), abs=1e-4)
+    assert parameter_for_noise(loss, 0.01) == pytest.approx(means[0], abs=1e-4)
+    assert parameter_for_noise(loss, 0.9) == pytest.approx(means[-1], abs=1e-4)
     with pytest.raises(ValueError, match="automatic parameters exist for"):
         parameter_for_noise("ce", 0.2)
 

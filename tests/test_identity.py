@@ -3,6 +3,7 @@ default filled in (API, CLI and sweep agree); records are readable like any user
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -105,3 +106,50 @@ def test_api_and_cli_agree_for_every_dataset_config(dataset, tmp_path):
     cli = ExperimentSettings.from_config(cli_config(*overrides))
     assert api.identity() == cli.identity()
     assert api.id == cli.id
+
+
+def _leaves(value, prefix=()):
+    """{path tuple: value} of every leaf of nested dicts."""
+    if isinstance(value, dict) and value:
+        return {k: v for key, item in value.items() for k, v in _leaves(item, (*prefix, key)).items()}
+    return {prefix: value}
+
+
+@pytest.mark.parametrize("overrides", [
+    ["dataset=digits", "loss=blurry", "loss.gamma=0.4"],
+    ["dataset=digits", "noise=asymmetric", "noise.rate=0.3", "detector=aum"],
+    ["dataset=mnist", "noise=instance", "loss=piecewise_zero", "cv.split=kfold"],
+], ids=["symmetric", "asymmetric-aum", "instance-mnist"])
+def test_every_setting_is_in_the_identity_unless_declared_not_to_change_results(overrides):
+    """Derived from the settings, not a hand list: every leaf of the settings is in the
+    identity with its value, except the ones the code declares result-neutral (device,
+    dynamics, dataset.root, NOT_IDENTITY's parameters, noise parameters the kind does not
+    read); and changing any identity leaf changes the id."""
+    from robustloss.components.noise import KIND_PARAMS
+    from robustloss.experiments.settings import NOT_IDENTITY
+    from robustloss.records import record_id
+
+    settings = robustloss.compose(overrides)
+    every = _leaves(dataclasses.asdict(settings))
+    identity = _leaves(settings.identity())
+    declared = {("device",), ("dynamics",), ("dataset", "root")}
+    declared |= {(part, "params", name) for part, names in NOT_IDENTITY.items() for name in names}
+    kind = settings.noise.kind
+    declared |= {("noise", name) for name in ("kind", "flips", "spread")
+                 if kind == "symmetric" or (name != "kind" and name not in KIND_PARAMS[kind])}
+    for path, value in every.items():
+        if path in declared:
+            assert path not in identity, path
+        else:
+            assert identity.get(path, object()) == value, path
+    emptied = {path for path in set(identity) - set(every)  # every parameter declared neutral
+               if identity[path] == {} and any(d[:len(path)] == path for d in declared)}
+    assert set(identity) - set(every) - emptied == {("pipeline_version",)}
+    base = record_id(settings.identity())
+    for path in identity:  # any identity value changed -> another id
+        changed = settings.identity()
+        target = changed
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = ["changed", target[path[-1]]]
+        assert record_id(changed) != base, path
