@@ -7,7 +7,7 @@ RL     := $(VENV)/bin/robustloss
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint tables clean-demo bench \
+.PHONY: help install demo test test-slow test-all lint tables clean-demo bench \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
 	reproduce-noise figures \
 	fidelity-effects find-issues-checks gpu-check gpu-fidelity
@@ -28,8 +28,14 @@ install: $(STAMP)  ## create .venv and install robustloss with dev extras
 demo: $(STAMP)  ## all seven losses x 4 noise rates x 2 seeds on digits, then Tables 1-2 and Figures 1-4, 7
 	$(RL) demo
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the test suite (without the slow tests: see README)
 	$(PY) -m pytest -q
+
+test-slow: $(STAMP)  ## only the slow tests (bf16 F1 over seeds, SLURM failures, ...)
+	$(PY) -m pytest -q -m slow
+
+test-all: $(STAMP)  ## every test
+	$(PY) -m pytest -q -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check src tests scripts
@@ -74,10 +80,10 @@ figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default result
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py
 
-find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human review; automatic gamma/c vs best grid (needs ROBUSTLOSS_DATA)
-	$(PY) scripts/mnist_test_set_check.py
-	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2
-	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 1000 --seeds 0 --losses blurry
+find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human review; automatic gamma/c vs best grid (needs ROBUSTLOSS_DATA; hours)
+	$(PY) scripts/mnist_test_set_check.py --losses blurry,piecewise_zero
+	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance
+	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(RL) bench

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from robustloss.cli.bench_sweeps import sweep_throughput
 from robustloss.components import losses, models
 from robustloss.components.noise import NOISE_KINDS, corrupt
 from robustloss.errors import as_user_errors, cli
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="batches per measurement")
     parser.add_argument("--json", default="results/bench.json", help="where to write the numbers")
     parser.add_argument("--models", default=",".join(c[0] for c in CASES))
+    parser.add_argument("--no-sweeps", action="store_true",
+                        help="leave out sweep throughput (local vs parallel; CPUs only)")
+    parser.add_argument("--only-sweeps", action="store_true", help="only sweep throughput")
     args = parser.parse_args(argv)
     with as_user_errors():
         device = resolve_device(args.device)
@@ -194,8 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     header = (f"device: {describe_device(device)}; torch {torch.__version__}; "
               f"python {platform.python_version()}; threads {torch.get_num_threads()}")
     print(header)
-    print(f"{'model':15} {'variant':34} {'samples/s':>10} {'x baseline':>10} {'paper experiment':>17}")
     results = {"machine": header, "models": {}}
+    if args.only_sweeps:
+        results["sweeps"] = sweep_throughput()
+        return _write(results, args.json)
+    print(f"{'model':15} {'variant':34} {'samples/s':>10} {'x baseline':>10} {'paper experiment':>17}")
     for name, shape, classes, n_train in CASES:
         if name not in args.models.split(","):
             continue
@@ -247,9 +254,15 @@ def main(argv: list[str] | None = None) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MiB")
     results.update(digits_experiment_seconds=digits, peak_rss_mib=peak)
-    with open(args.json, "w") as handle:
+    if device.type == "cpu" and not args.no_sweeps:
+        results["sweeps"] = sweep_throughput()
+    _write(results, args.json)
+
+
+def _write(results: dict, path: str) -> None:
+    with open(path, "w") as handle:
         json.dump(results, handle, indent=2)
-    print(f"-> {args.json}")
+    print(f"-> {path}")
 
 
 if __name__ == "__main__":

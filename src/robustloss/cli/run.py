@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from robustloss.errors import TRACEBACK_VARIABLE, UserError, as_user_errors, report
 from robustloss.experiments.config import config_path
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
+from robustloss.experiments.progress import summarise_unfinished
 from robustloss.experiments.threads import use_threads
 
 log = logging.getLogger("robustloss")
@@ -69,13 +70,18 @@ def _as_interrupt(signum, frame):
 
 def run_main() -> None:
     """``main`` as a command: SIGTERM (a ``kill``, a scheduler stopping the job) ends it as
-    Ctrl-C does, with one line saying how to resume and exit status 130."""
+    Ctrl-C does, with one line saying how to resume and exit status 130; a sweep whose
+    launcher raised still ends with the summary of what its jobs left."""
     previous = signal.signal(signal.SIGTERM, _as_interrupt)
     try:
         main()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr, flush=True)
         raise SystemExit(130) from None
+    except SystemExit as stop:
+        if stop.code not in (0, None):  # the launcher raised (e.g. a cancelled SLURM task)
+            summarise_unfinished()      # what the jobs left, the missing ones named
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,8 @@ class SweepProgress(Callback):
         self.started = time.perf_counter()
         for path in outcome_paths(config.hydra.sweep.dir, self.total):  # a re-used sweep folder
             path.unlink(missing_ok=True)
+        _ACTIVE.update(sweep_dir=str(config.hydra.sweep.dir), total=self.total,
+                       started=self.started)
         log.info("sweep: %d experiments", self.total)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -112,23 +116,70 @@ class SweepProgress(Callback):
                  self.counts["skipped"], self.counts["failed"], self.total - finished)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """The sweep's summary from the outcome each job left in its folder (jobs may have
-        run in other processes); failed experiments are listed with their logs, jobs that
-        left no outcome (killed, cancelled) as missing; either makes the exit status 1."""
-        if self.total is None:
+        if self.total is not None:
+            summarise(str(config.hydra.sweep.dir), self.total, self.started)
+
+
+# The sweep this process launched and has not summarised yet (for summarise_unfinished).
+_ACTIVE: dict[str, Any] = {}
+
+
+def missing_job(sweep_dir: Path, num: int) -> str:
+    """What is known of job ``num`` that left no outcome: its overrides (when it started)
+    and its scheduler log (SLURM array task ``num``)."""
+    overrides = sweep_dir / str(num) / ".hydra" / "overrides.yaml"
+    what = f"job {num}"
+    if overrides.is_file():
+        lines = [line[2:].strip() for line in overrides.read_text().splitlines()
+                 if line.startswith("- ")]
+        what += f": {' '.join(lines)}"
+    logs = sorted(sweep_dir.glob(f".submitit/*_{num}/*_log.err"))
+    return what + f" (log: {logs[-1] if logs else sweep_dir / str(num)})"
+
+
+def summarise(sweep_dir: str, total: int, started: float) -> None:
+    """The sweep's summary from the outcome each job left in its folder (jobs may have run
+    in other processes): failed experiments with their logs, jobs that left no outcome
+    (killed, cancelled, out of time) with theirs; either makes the exit status 1."""
+    _ACTIVE.clear()
+    outcomes = read_outcomes(sweep_dir, total)
+    counts = {key: sum(o["outcome"] == key for o in outcomes) for key in ("ran", "skipped", "failed")}
+    missing = [num for num in range(total) if not outcome_paths(sweep_dir, total)[num].exists()]
+    log.info("sweep finished in %.1fs: done %d, skipped %d, failed %d of %d%s",
+             time.perf_counter() - started, counts["ran"], counts["skipped"], counts["failed"],
+             total, f", {len(missing)} left no outcome" if missing else "")
+    for o in outcomes:
+        if o["outcome"] == "failed":
+            log.error("failed: %s -- %s (log: %s)", " ".join(o["overrides"]), o["error"], o["log"])
+    for num in missing:
+        log.error("no outcome (killed, cancelled or out of time): %s",
+                  missing_job(Path(sweep_dir), num))
+    if missing:
+        log.error("re-run the same command to run what is missing (finished records are skipped)")
+    if counts["failed"] or missing:
+        raise SystemExit(1)
+
+
+def summarise_unfinished() -> None:
+    """After a launcher raised (a cancelled or timed-out SLURM task makes submitit's
+    results() raise before Hydra's end-of-sweep callbacks run): the summary of what the
+    jobs left, when this process launched a sweep that was not summarised."""
+    if _ACTIVE:
+        wait_for_array_tasks(Path(_ACTIVE["sweep_dir"]))
+        summarise(**_ACTIVE)
+
+
+def wait_for_array_tasks(sweep_dir: Path, poll_seconds: float = 5.0) -> None:
+    """Until SLURM lists none of the sweep's array jobs (their ids name the folders under
+    ``.submitit``): the other tasks may still be running when one of them failed."""
+    ids = sorted({p.name.split("_")[0] for p in sweep_dir.glob(".submitit/*_*")
+                  if p.name.split("_")[0].isdigit()})
+    if not ids or not shutil.which("squeue"):
+        return
+    log.info("waiting for the sweep's other SLURM tasks to end (job %s)", ",".join(ids))
+    while True:
+        listed = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(ids)],
+                                capture_output=True, text=True)
+        if listed.returncode or not listed.stdout.strip():
             return
-        outcomes = read_outcomes(config.hydra.sweep.dir, self.total)
-        counts = {key: sum(o["outcome"] == key for o in outcomes) for key in self.counts}
-        missing = self.total - len(outcomes)
-        log.info("sweep finished in %.1fs: done %d, skipped %d, failed %d of %d%s",
-                 time.perf_counter() - self.started, counts["ran"], counts["skipped"],
-                 counts["failed"], self.total, f", {missing} left no outcome" if missing else "")
-        for o in outcomes:
-            if o["outcome"] == "failed":
-                log.error("failed: %s -- %s (log: %s)", " ".join(o["overrides"]), o["error"], o["log"])
-        if missing:
-            log.error("%d experiment(s) ended without an outcome (killed, cancelled or out of "
-                      "time: see %s/.submitit or the job logs); re-run the same command to run "
-                      "what is missing", missing, config.hydra.sweep.dir)
-        if counts["failed"] or missing:
-            raise SystemExit(1)
+        time.sleep(poll_seconds)
