@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -132,20 +133,42 @@ COMMAND_LINE = ["seed=abc", "noise.rate=1.0", "noise=asymmetric dataset=arrays d
                 "results_dir={root}/a_file"]
 
 
+def run_command(cmd: list[str], cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def command_line(workspace):
+    """Every command-line case of this file at once, as many at a time as there are cores
+    (most of each process's time is Python's, torch's and Hydra's start-up), with the
+    results folder's snapshot before and after all of them."""
+    root, results = workspace["root"], workspace["results"]
+    fill = {k: workspace[k] for k in ("root", "empty", "lonely")}
+    jobs = {}
+    for number, overrides in enumerate(COMMAND_LINE):
+        args = [a.format(root=root) for a in overrides.split()]
+        if not any(a.startswith("results_dir=") for a in args):
+            args.append(f"results_dir={results}")
+        jobs[("run", overrides)] = ([sys.executable, "-m", "robustloss.run", *args,
+                                     "progress=false", f"hydra.run.dir={root / 'hydra' / str(number)}"],
+                                    REPO)
+    for args, _ in OTHERS:
+        jobs[("cli", " ".join(args))] = ([sys.executable, "-m", "robustloss.cli",
+                                          *[a.format(**fill) for a in args]], root)
+    before = snapshot(results)
+    with ThreadPoolExecutor(max(1, len(os.sched_getaffinity(0)))) as pool:
+        outputs = dict(zip(jobs, pool.map(lambda job: run_command(*job), jobs.values()),
+                           strict=True))
+    return {"outputs": outputs, "before": before, "after": snapshot(results)}
+
+
 @pytest.mark.parametrize("overrides, words", [row for row in RUN if row[0] in COMMAND_LINE],
                          ids=COMMAND_LINE)
-def test_run_refuses_bad_input_in_one_line(workspace, overrides, words):
-    root, results = workspace["root"], workspace["results"]
-    before = snapshot(results)
-    args = [a.format(root=root) for a in overrides.split()]
-    if not any(a.startswith("results_dir=") for a in args):
-        args.append(f"results_dir={results}")
-    out = subprocess.run([sys.executable, "-m", "robustloss.run", *args, "progress=false",
-                          f"hydra.run.dir={root / 'hydra'}"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert_one_line_error(out, words.format(root=root))
+def test_run_refuses_bad_input_in_one_line(workspace, command_line, overrides, words):
+    out = command_line["outputs"][("run", overrides)]
+    assert_one_line_error(out, words.format(root=workspace["root"]))
     assert "ran in" not in out.stdout + out.stderr  # nothing trained
-    assert snapshot(results) == before  # finished results untouched, nothing added
+    assert command_line["after"] == command_line["before"]  # results untouched, nothing added
 
 
 OTHERS = [  # (robustloss subcommand and arguments, words)
@@ -164,10 +187,9 @@ OTHERS = [  # (robustloss subcommand and arguments, words)
 
 
 @pytest.mark.parametrize("args, words", OTHERS, ids=[" ".join(a[:2]) for a, _ in OTHERS])
-def test_every_subcommand_refuses_in_one_line(workspace, args, words):
+def test_every_subcommand_refuses_in_one_line(workspace, command_line, args, words):
     fill = {k: workspace[k] for k in ("root", "empty", "lonely")}
-    out = subprocess.run([sys.executable, "-m", "robustloss.cli", *[a.format(**fill) for a in args]],
-                         cwd=workspace["root"], capture_output=True, text=True, timeout=120)
+    out = command_line["outputs"][("cli", " ".join(args))]
     assert_one_line_error(out, words.format(**fill))
 
 

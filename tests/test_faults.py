@@ -94,13 +94,12 @@ def test_a_damaged_cache_of_test_set_predictions_is_recomputed(tmp_path):
     caches = list((tmp_path / "a" / "predictions").glob("*.npz"))
     assert len(caches) == 1
     caches[0].write_bytes(caches[0].read_bytes()[:100])        # cut short
+    before = find_records(tmp_path / "a")[0]       # made without any cache
     again = run(*args, f"results_dir={tmp_path / 'a'}", env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "are damaged" in again.stdout + again.stderr and "recomputing" in again.stdout + again.stderr
-    fresh = run(*args, f"results_dir={tmp_path / 'b'}", env=env)
-    assert fresh.returncode == 0
-    a, b = find_records(tmp_path / "a")[0], find_records(tmp_path / "b")[0]
-    assert a["id"] == b["id"] and a["metrics"] == b["metrics"]
+    after = find_records(tmp_path / "a")[0]
+    assert after["id"] == before["id"] and after["metrics"] == before["metrics"]
     with np.load(caches[0]) as repaired:                       # the cache was rewritten whole
         assert repaired["probabilities"].shape == (100, 10)
 

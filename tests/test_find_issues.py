@@ -5,6 +5,7 @@ outputs, the HTML report in a real browser, and bad inputs."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from PIL import Image
 
 import robustloss
 from robustloss.data import load
+from robustloss.errors import UserError
+from robustloss.find import core as find_core
 from robustloss.find.choose import best_values, estimate_noise_rate, parameter_for_noise
 from robustloss.find.inputs import load_user_data
 from robustloss.find.planting import CANDIDATES, choose_by_planting, plant, recovery_f1
@@ -242,7 +245,9 @@ def write_png(path: Path, value=0):
     ("missing", "no such file or folder"),
     ("npy_without_labels", "give them with --labels"),
 ])
-def test_bad_inputs_fail_in_one_line_before_training(tmp_path, case, message):
+def test_bad_inputs_fail_in_one_line_before_training(tmp_path, monkeypatch, case, message):
+    """In process for every case (training patched to fail if reached); through the command
+    line for one, for the single line and the exit status."""
     target = tmp_path / "data"
     if case in ("unreadable", "one_class", "small_class"):
         for i in range(6):
@@ -258,11 +263,19 @@ def test_bad_inputs_fail_in_one_line_before_training(tmp_path, case, message):
     elif case == "npy_without_labels":
         target = tmp_path / "f.npy"
         np.save(target, np.zeros((10, 3), dtype=np.float32))
-    run = robustloss_cli("find-issues", target, "--out", tmp_path / "out", timeout=120)
-    assert run.returncode == 2, run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("robustloss: error:") and message in lines[0]
-    assert "Traceback" not in run.stderr and "pass 1" not in run.stderr   # nothing trained
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(find_core, "out_of_fold", no_training)
+    with pytest.raises(UserError, match=re.escape(message)):
+        robustloss.find_label_issues(target, progress=False)
+    if case == "unreadable":
+        run = robustloss_cli("find-issues", target, "--out", tmp_path / "out", timeout=120)
+        assert run.returncode == 2, run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("robustloss: error:") and message in lines[0]
+        assert "Traceback" not in run.stderr and "pass 1" not in run.stderr   # nothing trained
 
 
 def test_load_user_data_resizes_mixed_image_sizes(tmp_path):

@@ -18,6 +18,7 @@ def test_paired_notebook_matches_its_source():
     assert [c.source for c in source.cells] == [c.source for c in paired.cells]
 
 
+@pytest.mark.slow  # 50 s; find_label_issues itself is covered by test_find_issues
 def test_notebook_executes_and_finds_the_planted_errors(tmp_path):
     notebook = jupytext.read(NOTEBOOK)
     try:

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from robustloss.records import find_records
 
 from .conftest import REPO
@@ -63,6 +65,7 @@ def test_data_check_honours_dataset_overrides(tmp_path):
     assert check(["cifar10", "digits"], [f"dataset.root={tmp_path}", "dataset.verify=false"]) == {}
 
 
+@pytest.mark.slow  # 100 s; the noise kinds' records and tables are covered by test_noise_kinds
 def test_noise_kinds_smoke_sweeps_each_kind_and_tables_show_the_realised_rate(tmp_path):
     out = reproduce("noise_kinds", "--smoke", "--kinds", "asymmetric,instance", "--rates", "0.4",
                     "--detectors", "confident_learning", "--results", str(tmp_path), "--",

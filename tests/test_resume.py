@@ -29,7 +29,8 @@ def finished_line(output: str) -> dict:
     return dict(zip(("done", "skipped", "failed", "total"), map(int, match.groups()), strict=True))
 
 
-@pytest.mark.parametrize("kill_after_records,extra_delay", [(1, 0.0), (2, 0.3)])
+@pytest.mark.parametrize("kill_after_records,extra_delay", [
+    (1, 0.0), pytest.param(2, 0.3, marks=pytest.mark.slow)])
 def test_killed_sweep_resumes_without_duplicates(tmp_path, kill_after_records, extra_delay):
     results = tmp_path / "records"
     proc = subprocess.Popen(sweep_cmd(results, tmp_path), cwd=REPO, start_new_session=True,
