@@ -85,12 +85,11 @@ def test_image_folder_finds_the_planted_errors(folder_run):
     review = pd.read_csv(out / "review.csv")
     assert review.equals(table.head(12))
     saved = json.loads((out / "find_issues.json").read_text())
-    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "planting"
-    scores = {float(v): f for v, f in saved["choice"]["recovery_f1"].items()}
-    assert sorted(scores) == list(CANDIDATES["blurry"]) and saved["passes"] == 1 + len(scores)
-    assert saved["loss_params"]["gamma"] == max(scores, key=lambda v: (scores[v], -v))
-    assert saved["choice"]["planted"] == round(0.05 * 1797)
-    assert abs(saved["estimated_noise_rate"] - PLANTED / 1797) < 0.02   # 2.2% planted
+    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "noise_estimate"
+    eta = saved["estimated_noise_rate"]
+    assert abs(eta - PLANTED / 1797) < 0.02                             # 2.2% planted
+    assert saved["loss_params"]["gamma"] == parameter_for_noise("blurry", eta)
+    assert saved["passes"] == 2
     assert saved["num_flagged"] == len(flagged)
 
 
@@ -187,11 +186,14 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     compared = robustloss.find_label_issues(path, label_column="species", gamma=0.3,
                                             compare="ce", progress=False)
     assert compared.attrs["passes"] == 2 and "flagged_ce" in compared
-    by_estimate = robustloss.find_label_issues(path, label_column="species", auto_by="noise_estimate",
-                                               progress=False)
-    eta = by_estimate.attrs["estimated_noise_rate"]
-    assert by_estimate.attrs["passes"] == 2
-    assert by_estimate.attrs["loss_params"] == {"gamma": parameter_for_noise("blurry", eta)}
+    planted = robustloss.find_label_issues(path, label_column="species", auto_by="planting",
+                                           progress=False)
+    choice = planted.attrs["choice"]
+    scores = {float(v): f for v, f in choice["recovery_f1"].items()}
+    assert choice["by"] == "planting" and sorted(scores) == list(CANDIDATES["blurry"])
+    assert planted.attrs["passes"] == 1 + len(scores) and choice["planted"] == round(0.05 * 1797)
+    assert planted.attrs["loss_params"]["gamma"] == max(scores, key=lambda v: (scores[v], -v))
+    assert "flagged_ce" in planted
     ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False)
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
 
@@ -336,3 +338,11 @@ def test_the_value_that_recovers_planted_errors_best_is_chosen():
     assert len(seen) == 4 and all((labels != true).sum() == 75 for labels in seen)
     planting = plant(true, ce, 0.05, 0)
     assert recovery_f1(planting, passes[0.4]) == choice.scores[0.4]
+
+
+def test_help_names_the_choices_of_auto_by_and_compare():
+    from robustloss.cli.find_issues import find_issues_parser
+
+    text = find_issues_parser().format_help()
+    assert "{noise_estimate,planting}" in text and "{auto,ce,none}" in text
+    assert "plant 5% known errors" in text

@@ -34,7 +34,7 @@ def number_or_auto(text: str):
 
 
 def find_issues_parser() -> argparse.ArgumentParser:
-    from robustloss.find.core import FindSettings
+    from robustloss.find.core import AUTO_BY, COMPARE, FindSettings
 
     parser = argparse.ArgumentParser(prog="robustloss find-issues",
                                      description=__doc__.split("\n\n")[2])
@@ -53,9 +53,12 @@ def find_issues_parser() -> argparse.ArgumentParser:
     for field in fields(FindSettings):
         kind = number_or_auto if field.name in ("gamma", "c") else (
             float if field.name == "lr" else int if field.type in ("int", "int | None") else str)
+        choices = {"auto_by": AUTO_BY, "compare": COMPARE}.get(field.name)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
-                            default=getattr(defaults, field.name),
-                            help=f"(default {getattr(defaults, field.name)})")
+                            default=getattr(defaults, field.name), choices=choices,
+                            help=f"(default {getattr(defaults, field.name)})"
+                            + (": " + "; ".join(f"{k}: {v}" for k, v in choices.items())
+                               .replace("%", "%%") if choices else ""))
     parser.add_argument("--quiet", action="store_true", help="no progress bar or stage lines")
     return parser
 
