@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from robustloss.experiments.sweeps import expand
 from robustloss.experiments.threads import cpu_cores
 
 # 8 digits experiments (the demo's protocol) and 4 MNIST ones on a 2,000-image subset
@@ -50,10 +51,7 @@ def sweep_throughput() -> dict:
             if "mnist" in name and not _has_mnist():
                 print(f"{'sweep':15} {name:34} skipped: no MNIST under $ROBUSTLOSS_DATA")
                 continue
-            count = 1
-            for item in overrides:
-                if "," in item:
-                    count *= len(item.split("=", 1)[1].split(","))
+            count = len(expand(overrides))
             row = {"experiments": count}
             slug = name.split()[0]  # a folder name Hydra's override grammar accepts
             for launcher in ("local", "parallel"):

@@ -144,7 +144,7 @@ def summarise(sweep_dir: str, total: int, started: float) -> None:
     _ACTIVE.clear()
     outcomes = read_outcomes(sweep_dir, total)
     counts = {key: sum(o["outcome"] == key for o in outcomes) for key in ("ran", "skipped", "failed")}
-    missing = [num for num in range(total) if not outcome_paths(sweep_dir, total)[num].exists()]
+    missing = [num for num, path in enumerate(outcome_paths(sweep_dir, total)) if not path.exists()]
     log.info("sweep finished in %.1fs: done %d, skipped %d, failed %d of %d%s",
              time.perf_counter() - started, counts["ran"], counts["skipped"], counts["failed"],
              total, f", {len(missing)} left no outcome" if missing else "")

@@ -1,9 +1,9 @@
 """Blurry Loss's gamma / Piecewise-zero's c chosen by planting known errors in the user's own
 labels and keeping the value that recovers them best (``auto_by="planting"``).
 
-Why not from the noise-rate estimate: cleanlab's estimate runs high on hard data (Fashion-
-MNIST subset, eta = 0.1 -> 0.23) and low where wrong labels fall on ambiguous images, so a
-value read off it is wrong in both directions. Planting asks the data directly:
+An alternative to reading the value off cleanlab's noise-rate estimate (the default,
+robustloss.find.choose), which runs high on hard data (Fashion-MNIST subset, eta = 0.1 ->
+0.23) and low where wrong labels fall on ambiguous images. Planting asks the data directly:
 
 1. A random draw of ``fraction`` x N samples is *planted*: half of them get the
    cross-entropy model's most likely class other than the given one (an error a person
@@ -13,8 +13,9 @@ value read off it is wrong in both directions. Planting asks the data directly:
    = F1 of Confident Learning's flags at finding the planted errors, every other sample
    counting as a negative (``control="all"``: the data as it is, real errors and hard
    images included, so a value that flags too much pays for it). ``control="draw"`` scores
-   against an equally large random draw instead; on digits it picked too large a gamma
-   (too few negatives to punish over-flagging) and is kept for the measurement only.
+   against an equally large random draw instead: on digits it picked too large a gamma under
+   symmetric noise and came closest to the best gamma under asymmetric noise (README);
+   kept for that measurement, not the default.
 3. The best-scoring value wins (ties: the smaller one). Its pass is also the answer: the
    probabilities are out-of-fold, so a sample's own (planted or original) label never
    trained the model that judges it, and the planted samples are judged against their
@@ -35,7 +36,8 @@ from robustloss.detection.metrics import detection_scores
 # grid found 0.4-0.8 best) and its c values (0.01-0.1), a few points each to keep passes few.
 CANDIDATES = {"blurry": (0.2, 0.4, 0.6, 0.8), "piecewise_zero": (0.01, 0.03, 0.06, 0.1)}
 DEFAULT_FRACTION = 0.05
-DEFAULT_CONTROL = "all"  # measured better than "draw" on digits (README: find-issues checks)
+DEFAULT_CONTROL = "all"  # closer to the best gamma than "draw" under symmetric noise on digits,
+# further under asymmetric noise (README: find-issues checks)
 
 
 @dataclass(frozen=True)
