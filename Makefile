@@ -28,14 +28,19 @@ install: $(STAMP)  ## create .venv and install robustloss with dev extras
 demo: $(STAMP)  ## all seven losses x 4 noise rates x 2 seeds on digits, then Tables 1-2 and Figures 1-4, 7
 	$(RL) demo
 
+# One pytest worker per core (pytest-xdist), a test file's tests together on one worker
+# (they share module fixtures: one SLURM cluster, one find-issues run); tests/conftest.py
+# gives each worker one thread.
+PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
+
 test: $(STAMP)  ## run the test suite (without the slow tests: see README)
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 test-slow: $(STAMP)  ## only the slow tests (bf16 F1 over seeds, SLURM failures, ...)
-	$(PY) -m pytest -q -m slow
+	$(PYTEST) -m slow
 
 test-all: $(STAMP)  ## every test
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(PYTEST) -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check src tests scripts

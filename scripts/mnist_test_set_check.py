@@ -3,13 +3,14 @@ labels, against the human review of Northcutt et al. (2021): of 100 test images 
 Confident Learning flagged, reviewers confirmed 15 as label errors and judged 85 correctly
 labelled (``<data>/label-errors/mnist_test_label_errors.csv``).
 
-``find_label_issues`` with its defaults (gamma / c chosen by planting) for each loss of
---losses, and cross-entropy from the same run's comparison (its first pass, so its numbers
-are those of ``robustloss find-issues --loss ce``): how many of the 15 are flagged, among
-the 50 and 100 most suspicious, and how many of the 85 are flagged.
+``find_label_issues`` with its defaults (gamma / c from the noise estimate) for each loss of
+--losses and each protocol of --protocols, and cross-entropy from the same run's comparison
+(its first pass, so its numbers are those of ``robustloss find-issues --loss ce``): how
+many of the 15 are flagged, among the 50 and 100 most suspicious, and how many of the 85
+are flagged.
 
     ROBUSTLOSS_DATA=../shared/data python scripts/mnist_test_set_check.py \\
-        [--losses blurry,piecewise_zero] [--out results/mnist_test_set]
+        [--losses blurry,piecewise_zero] [--protocols paper,strong] [--out results/mnist_test_set]
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/mnist_test_set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--losses", default="blurry")
+    parser.add_argument("--protocols", default="strong", help="robustloss.find.core.PROTOCOLS")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = data_root(None)
@@ -61,20 +63,27 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, runs, start = {}, {}, time.perf_counter()
-    for loss in args.losses.split(","):
-        began = time.perf_counter()
-        table = find_label_issues(data, progress=False, loss=loss, seed=args.seed, compare="ce")
-        table.to_csv(out / f"{loss}_label_issues.csv", index=False)
-        attrs = table.attrs
-        name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
-        rows[f"{loss} ({name}, by {attrs['choice']['by']})"] = review_counts(table, reviewed)
-        rows.setdefault("ce", review_counts(table, reviewed, "flagged_ce", "rank_ce"))
-        runs[loss] = {"loss_params": attrs["loss_params"], "choice": attrs["choice"],
-                      "passes": attrs["passes"], "seconds": time.perf_counter() - began,
-                      "estimated_noise_rate": attrs["estimated_noise_rate"]}
+    for protocol in args.protocols.split(","):
+        for loss in args.losses.split(","):
+            began = time.perf_counter()
+            table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
+                                      compare="ce", protocol=protocol)
+            table.to_csv(out / f"{protocol}_{loss}_label_issues.csv", index=False)
+            attrs = table.attrs
+            name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
+            eta = attrs["estimated_noise_rate"]
+            rows[f"{protocol}: {loss} ({name}, by {attrs['choice']['by']})"] = \
+                review_counts(table, reviewed)
+            rows.setdefault(f"{protocol}: ce", review_counts(table, reviewed, "flagged_ce",
+                                                             "rank_ce"))
+            runs[f"{protocol} {loss}"] = {
+                "model": attrs["model"], "loss_params": attrs["loss_params"],
+                "choice": attrs["choice"], "passes": attrs["passes"],
+                "seconds": time.perf_counter() - began, "estimated_noise_rate": eta}
+            print(f"{protocol} {loss} ({attrs['model']}): estimated noise rate "
+                  f"{100 * eta:.2f}%, {time.perf_counter() - began:.0f} s", flush=True)
     frame = pd.DataFrame(rows).T
-    eta = next(iter(runs.values()))["estimated_noise_rate"]
-    frame.index.name = f"MNIST test set (estimated noise rate {100 * eta:.2f}%)"
+    frame.index.name = "MNIST test set"
     print(frame.to_markdown())
     (out / "summary.json").write_text(json.dumps({
         "results": rows, "runs": runs, "settings": vars(args),

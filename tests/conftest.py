@@ -1,16 +1,24 @@
-"""Shared fixtures: Hydra compose of the project's configs, and a small fast training setup."""
+"""Shared fixtures: Hydra compose of the project's configs, and a small fast training setup.
+Under pytest-xdist (``make test``: a worker per core) each worker and the commands it starts
+train on one thread, so that the workers share the cores instead of fighting over them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the robustloss commands tests run
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 import robustloss
@@ -62,7 +64,8 @@ def folder_run(tmp_path_factory):
     images, labels, wrong = planted_digits()
     folder = write_folder(tmp / "digits", images, labels)
     out = tmp / "out"
-    run = robustloss_cli("find-issues", folder, "--out", out, "--review", 12, "--quiet")
+    run = robustloss_cli("find-issues", folder, "--out", out, "--review", 12, "--quiet",
+                         "--protocol", "paper")  # the default protocol: test_protocols_*
     assert run.returncode == 0, run.stderr[-3000:]
     return {"out": out, "stdout": run.stdout, "folder": folder,
             "wrong": {f"{CLASS_NAMES[labels[i]]}/digit_{i:04d}.png" for i in wrong}}
@@ -171,7 +174,7 @@ def feature_table(tmp_path, kind: str) -> tuple[Path, set]:
 def test_feature_tables_train_an_mlp_head(tmp_path, kind):
     path, wrong = feature_table(tmp_path, kind)
     extra = {"labels_path": tmp_path / "labels.txt"} if kind == "npy" else {"label_column": "species"}
-    table = robustloss.find_label_issues(path, progress=False, **extra)
+    table = robustloss.find_label_issues(path, progress=False, protocol="paper", **extra)
     assert table.attrs["kind"] == "features" and table.attrs["class_names"] == sorted(CLASS_NAMES)
     caught = set(table.loc[table.flagged, "index"]) & wrong
     assert len(caught) >= 25, len(caught)                       # of 40 planted
@@ -180,21 +183,23 @@ def test_feature_tables_train_an_mlp_head(tmp_path, kind):
 
 def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     path, _ = feature_table(tmp_path, "csv")
-    fixed = robustloss.find_label_issues(path, label_column="species", gamma=0.3, progress=False)
+    fixed = robustloss.find_label_issues(path, label_column="species", gamma=0.3, progress=False,
+                                         protocol="paper")
     assert fixed.attrs["loss_params"] == {"gamma": 0.3} and fixed.attrs["settings"]["gamma"] == 0.3
     assert fixed.attrs["passes"] == 1 and "flagged_ce" not in fixed  # compare=auto: not cheap
     compared = robustloss.find_label_issues(path, label_column="species", gamma=0.3,
-                                            compare="ce", progress=False)
+                                            compare="ce", progress=False, protocol="paper")
     assert compared.attrs["passes"] == 2 and "flagged_ce" in compared
     planted = robustloss.find_label_issues(path, label_column="species", auto_by="planting",
-                                           progress=False)
+                                           progress=False, protocol="paper")
     choice = planted.attrs["choice"]
     scores = {float(v): f for v, f in choice["recovery_f1"].items()}
     assert choice["by"] == "planting" and sorted(scores) == list(CANDIDATES["blurry"])
     assert planted.attrs["passes"] == 1 + len(scores) and choice["planted"] == round(0.05 * 1797)
     assert planted.attrs["loss_params"]["gamma"] == max(scores, key=lambda v: (scores[v], -v))
     assert "flagged_ce" in planted
-    ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False)
+    ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False,
+                                      protocol="paper")
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
 
 
@@ -346,3 +351,51 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     text = find_issues_parser().format_help()
     assert "{noise_estimate,planting}" in text and "{auto,ce,none}" in text
     assert "plant 5% known errors" in text
+
+
+def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
+    strong, paper = find_core.PROTOCOLS["strong"], find_core.PROTOCOLS["paper"]
+    assert find_core.FindSettings().protocol == "strong"
+    assert paper == {"epochs": 10, "augment": "none", "members": 1}  # the paper's protocol
+    default = find_core.FindSettings()
+    images, features = default.train_settings("images"), default.train_settings("features")
+    assert images.epochs == strong["epochs"] and images.augment == strong["augment"]
+    assert features.augment == "none"                       # no crop for feature vectors
+    assert default.recipe("members") == strong["members"]
+    own = find_core.FindSettings(epochs=3, members=1)
+    assert own.train_settings("images").epochs == 3 and own.recipe("members") == 1
+    assert own.train_settings("images").augment == strong["augment"]
+    assert find_core.FindSettings(protocol="paper").describe_model("images") == "5 folds x 10 epochs"
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        find_core.FindSettings(protocol="best")
+    with pytest.raises(ValueError, match="augment must be one of"):
+        find_core.FindSettings(augment="rotate")
+    with pytest.raises(ValueError, match="members must be an integer >= 1"):
+        find_core.FindSettings(members=0)
+
+
+def test_members_average_models_of_other_seeds_on_the_same_folds():
+    """Two models per fold: the mean of the one-model pass (seed s) and a cross-validation
+    seeded s + 1000 on the folds of seed s, bit for bit."""
+    from robustloss.components import losses
+    from robustloss.experiments.provenance import resolve_device
+    from robustloss.find.inputs import UserData
+    from robustloss.training.crossval import CrossValSettings, cross_validate
+    from robustloss.training.plan import TrainingPlan
+
+    images, labels, _ = planted_digits()
+    data = UserData(torch.from_numpy(images[:300, None]), labels[:300], CLASS_NAMES,
+                    [str(i) for i in range(300)], "digits", "images")
+    settings = find_core.FindSettings(epochs=1, folds=3, members=2, seed=4)
+    make_model = find_core.model_for(data)
+    device = resolve_device("cpu")
+    both = find_core.out_of_fold(data, settings, "ce", {}, make_model, device, False)
+    one = find_core.out_of_fold(data, replace(settings, members=1), "ce", {}, make_model,
+                                device, False)
+    plan = TrainingPlan.resolve(settings.train_settings("images"), device)
+    other = cross_validate(data.inputs, data.labels, 10, make_model,
+                           losses.LossSchedule(losses.build("ce", 10)), plan, folds=3,
+                           seed=4 + 1000, progress=False,
+                           cv=CrossValSettings(split_seed=4)).probabilities
+    assert not np.allclose(one, other, atol=1e-3)            # the members differ
+    np.testing.assert_allclose(both, (one + other) / 2, rtol=0, atol=1e-7)

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,34 @@ def test_failed_and_cancelled_tasks_are_named_with_their_logs(slurm, tmp_path):
                            capture_output=True, text=True, timeout=600)
     assert re.search(r"done 0, skipped 1, failed 1 of 2", again.stdout + again.stderr)
     assert find_records(results) == finished                # the finished record untouched
+
+
+@pytest.mark.slow
+def test_a_task_past_its_time_limit_is_requeued_then_reported(slurm, tmp_path):
+    """A one-minute time limit and an experiment of many minutes: SLURM signals the task
+    before the limit, submitit requeues it once (max_num_timeout=1), the second attempt is
+    stopped the same way and not requeued again, which fails the experiment: the
+    submitting process names it with the reason and its log and exits 1, and no record was
+    written. ~3 minutes."""
+    results, sweep_dir = tmp_path / "records", tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "robustloss.run", "-m", "launcher=slurm", "seed=0",
+           "train.epochs=1000", "dataset.subset=600", "folds=2",
+           f"results_dir={results}", f"hydra.sweep.dir={sweep_dir}",
+           "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
+           "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=null",
+           "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
+           "hydra.launcher.max_num_timeout=1"]
+    out = subprocess.run(cmd, cwd=REPO, env=slurm.env, capture_output=True, text=True,
+                         timeout=900)
+    output = out.stdout + out.stderr
+    assert out.returncode == 1, output[-3000:]
+    assert re.search(r"sweep finished in .*: done 0, skipped 0, failed 1 of 1", output), \
+        output[-3000:]
+    failed = re.findall(r"failed: (.*) -- (.*) \(log: (.*)\)", output)
+    assert len(failed) == 1 and "train.epochs=1000" in failed[0][0]
+    assert "timed-out too many times" in failed[0][1] and Path(failed[0][2]).is_file()
+    submitit_log = "".join(p.read_text() for p in sweep_dir.glob(".submitit/*/*_log.out"))
+    assert len(re.findall(r"submitit INFO .* Starting with JobEnvironment", submitit_log)) == 2
+    assert len(re.findall(r"submitit INFO .* Requeued job \d+ \(0 remaining timeouts\)",
+                          submitit_log)) == 1                            # once, as configured
+    assert not find_records(results)

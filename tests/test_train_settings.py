@@ -106,6 +106,21 @@ def test_crop_flip_output_is_a_shifted_or_mirrored_crop_of_the_padded_input():
     assert 0 < flips < 16  # both happen
 
 
+def test_crop_shifts_without_mirroring_by_an_eighth_of_the_height():
+    from robustloss.training.augment import augment_batch
+    torch.manual_seed(0)
+    images = torch.rand(32, 1, 16, 16) + 1
+    out = augment_batch(images, "crop")
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))  # 16 // 8
+    shifts = set()
+    for i in range(32):
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if torch.equal(out[i], padded[i, :, dy:dy + 16, dx:dx + 16])]
+        assert found, f"sample {i} is not a crop of its padded image"
+        shifts.update(found)
+    assert len(shifts) > 5  # shifts vary across the batch
+
+
 @pytest.mark.parametrize("train", [{}, {"optimizer": "sgd", "lr": 0.05, "weight_decay": 1e-4},
                                    {"weight_decay": 1e-3}], ids=["adam", "sgd", "adam_wd"])
 def test_fused_optimiser_follows_torchs_per_tensor_update(train):

@@ -34,7 +34,8 @@ def number_or_auto(text: str):
 
 
 def find_issues_parser() -> argparse.ArgumentParser:
-    from robustloss.find.core import AUTO_BY, COMPARE, FindSettings
+    from robustloss.find.core import AUTO_BY, COMPARE, PROTOCOLS, FindSettings
+    from robustloss.training.augment import AUGMENTATIONS
 
     parser = argparse.ArgumentParser(prog="robustloss find-issues",
                                      description=__doc__.split("\n\n")[2])
@@ -53,10 +54,15 @@ def find_issues_parser() -> argparse.ArgumentParser:
     for field in fields(FindSettings):
         kind = number_or_auto if field.name in ("gamma", "c") else (
             float if field.name == "lr" else int if field.type in ("int", "int | None") else str)
-        choices = {"auto_by": AUTO_BY, "compare": COMPARE}.get(field.name)
+        choices = {"auto_by": AUTO_BY, "compare": COMPARE, "augment": AUGMENTATIONS,
+                   "protocol": {name: ", ".join(f"{k} {v}" for k, v in recipe.items())
+                                for name, recipe in PROTOCOLS.items()}}.get(field.name)
+        default = getattr(defaults, field.name)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
-                            default=getattr(defaults, field.name), choices=choices,
-                            help=f"(default {getattr(defaults, field.name)})"
+                            default=default, choices=choices,
+                            help=(f"(default {default})" if default is not None else
+                                  "(default: the protocol's)" if field.name in PROTOCOLS["paper"]
+                                  else "(default: by input kind)")
                             + (": " + "; ".join(f"{k}: {v}" for k, v in choices.items())
                                .replace("%", "%%") if choices else ""))
     parser.add_argument("--quiet", action="store_true", help="no progress bar or stage lines")
@@ -109,7 +115,7 @@ def run_find_issues(args) -> int:
         "input": str(Path(args.path).expanduser().resolve()), "command": sys.argv,
         "settings": attrs["settings"], "loss_params": attrs["loss_params"],
         "estimated_noise_rate": attrs["estimated_noise_rate"],
-        "choice": attrs["choice"], "passes": attrs["passes"],
+        "choice": attrs["choice"], "passes": attrs["passes"], "model": attrs["model"],
         "num_flagged": attrs["num_flagged"], "num_samples": attrs["num_samples"],
         "class_names": attrs["class_names"], "seconds": seconds,
         "versions": package_versions(), "git": git_commit()}, indent=2))

@@ -45,6 +45,8 @@ def main(cfg: DictConfig) -> dict:
         try:
             return experiment(cfg)
         except Exception as err:  # noqa: BLE001 -- reported, counted, exit status at the end
+            if _signalled:  # the interruption, surfaced as another error: stop the sweep
+                raise KeyboardInterrupt from err
             line = str(err).splitlines()[0] if str(err) else type(err).__name__
             if not isinstance(err, UserError):
                 line = f"{type(err).__name__}: {line}"
@@ -64,26 +66,36 @@ INTERRUPTED = ("robustloss: interrupted; finished records are kept (each is writ
                "skipped")
 
 
+_signalled: list[int] = []
+
+
 def _as_interrupt(signum, frame):
+    _signalled.append(signum)
     raise KeyboardInterrupt
 
 
 def run_main() -> None:
     """``main`` as a command: SIGTERM (a ``kill``, a scheduler stopping the job) ends it as
     Ctrl-C does, with one line saying how to resume and exit status 130; a sweep whose
-    launcher raised still ends with the summary of what its jobs left."""
-    previous = signal.signal(signal.SIGTERM, _as_interrupt)
+    launcher raised still ends with the summary of what its jobs left. A signal that lands
+    inside Hydra's or OmegaConf's own code can surface as another error, which Hydra reports
+    and exits 1 on: after a signal, any failure counts as the interruption."""
+    previous = {sig: signal.signal(sig, _as_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         main()
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr, flush=True)
         raise SystemExit(130) from None
     except SystemExit as stop:
+        if stop.code not in (0, None) and _signalled:
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         if stop.code not in (0, None):  # the launcher raised (e.g. a cancelled SLURM task)
             summarise_unfinished()      # what the jobs left, the missing ones named
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def experiment(cfg: DictConfig) -> dict:

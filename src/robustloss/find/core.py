@@ -26,7 +26,8 @@ from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_
 from robustloss.find.inputs import UserData, check_classes, load_user_data
 from robustloss.find.planting import DEFAULT_FRACTION, choose_by_planting
 from robustloss.reporting.label_issues import label_issues
-from robustloss.training.crossval import cross_validate
+from robustloss.training.augment import AUGMENTATIONS
+from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.settings import TrainSettings
 
@@ -40,6 +41,14 @@ AUTO_BY = {
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate; robustloss.find.planting)",
 }
+# How each fold's model is trained: "paper" is the paper's protocol (10 epochs, no
+# augmentation, one model per fold); "strong" is find-issues' default, chosen by measurement
+# (README "A stronger model"). epochs / augment / members set on their own win over the
+# protocol's. members: models per fold with different seeds, their probabilities averaged.
+PROTOCOLS = {
+    "paper": {"epochs": 10, "augment": "none", "members": 1},
+    "strong": {"epochs": 20, "augment": "crop", "members": 2},
+}
 COMPARE = {"auto": "add what cross-entropy flags when its pass runs anyway (gamma/c auto)",
            "ce": "always add it (one more pass when gamma/c is fixed)", "none": "never"}
 
@@ -49,10 +58,12 @@ class FindSettings:
     """How find_label_issues trains and judges.
 
     loss: any of robustloss.components.losses (default Blurry Loss, the paper's); gamma / c: Blurry
-    Loss's / Piecewise-zero's parameter or "auto" (robustloss.find.choose). epochs, folds:
-    the paper's 10 and 5. lr, batch_size: None = by input kind: images 3e-3 / 64 (a small
-    CNN, inputs scaled to [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP
-    head on standardised features). seed: folds, initialisation and batch order.
+    Loss's / Piecewise-zero's parameter or "auto" (robustloss.find.choose). protocol: one
+    of PROTOCOLS, the epochs, augmentation (images only) and models per fold; ``epochs``,
+    ``augment``, ``members`` left None take the protocol's. folds: the paper's 5. lr,
+    batch_size: None = by input kind: images 3e-3 / 64 (a small CNN, inputs scaled to
+    [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP head on standardised
+    features). seed: folds, initialisation and batch order.
     auto_by: how "auto" chooses (AUTO_BY). compare: whether the result also says what plain
     cross-entropy + Confident Learning flags on the same folds (COMPARE).
     """
@@ -61,7 +72,10 @@ class FindSettings:
     gamma: float | str = AUTO
     c: float | str = AUTO
     folds: int = 5
-    epochs: int = 10
+    protocol: str = "strong"
+    epochs: int | None = None
+    augment: str | None = None
+    members: int | None = None
     lr: float | None = None
     batch_size: int | None = None
     seed: int = 0
@@ -73,8 +87,13 @@ class FindSettings:
         check_choice("loss", self.loss, tuple(losses.LOSSES.names()))
         check_choice("auto_by", self.auto_by, tuple(AUTO_BY))
         check_choice("compare", self.compare, tuple(COMPARE))
+        check_choice("protocol", self.protocol, tuple(PROTOCOLS))
         check_integer("folds", self.folds, 2)
-        check_integer("epochs", self.epochs, 1)
+        for name in ("epochs", "members"):
+            if getattr(self, name) is not None:
+                check_integer(name, getattr(self, name), 1)
+        if self.augment is not None:
+            check_choice("augment", self.augment, tuple(AUGMENTATIONS))
         check_integer("seed", self.seed, 0)
         for name in ("gamma", "c"):
             value = getattr(self, name)
@@ -93,11 +112,26 @@ class FindSettings:
     def needs_noise_estimate(self) -> bool:
         return self.loss in PARAMETER_OF and getattr(self, PARAMETER_OF[self.loss]) == AUTO
 
+    def recipe(self, name: str):
+        """epochs, augment or members: the value set, else the protocol's."""
+        value = getattr(self, name)
+        return PROTOCOLS[self.protocol][name] if value is None else value
+
+    def describe_model(self, kind: str) -> str:
+        """'5 folds x 20 epochs, crop, 2 models per fold' for the log and the report."""
+        text = f"{self.folds} folds x {self.recipe('epochs')} epochs"
+        if kind == "images" and self.recipe("augment") != "none":
+            text += f", {self.recipe('augment')}"
+        members = self.recipe("members")
+        return text + (f", {members} models per fold" if members > 1 else "")
+
     def train_settings(self, kind: str) -> TrainSettings:
         images = kind == "images"
-        return TrainSettings(epochs=self.epochs, lr=self.lr or (3e-3 if images else 1e-3),
+        return TrainSettings(epochs=self.recipe("epochs"),
+                             lr=self.lr or (3e-3 if images else 1e-3),
                              batch_size=self.batch_size or (64 if images else 128),
-                             inputs="unit" if images else "raw")
+                             inputs="unit" if images else "raw",
+                             augment=self.recipe("augment") if images else "none")
 
 
 def model_for(data: UserData):
@@ -122,15 +156,22 @@ def out_of_fold(data: UserData, settings: FindSettings, loss: str, params: dict,
                 make_model, device, progress: bool, labels: np.ndarray | None = None
                 ) -> np.ndarray:
     """Out-of-fold probabilities (N, K) of one cross-validated pass with ``loss`` on
-    ``labels`` (default: the data's own)."""
+    ``labels`` (default: the data's own): with more than one member per fold, the mean of
+    the members' probabilities; member m's models are seeded as a cross-validation with
+    seed ``seed + 1000 m`` on the folds of ``seed`` (member 0 is the one-model pass)."""
     labels = data.labels if labels is None else labels
     inputs = data.inputs if data.kind == "images" else standardised(data.inputs)
     schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params),
                                    DEFAULT_DELAY.get(loss, 0))  # the paper's CE warm-up (PZ: 1)
     plan = TrainingPlan.resolve(settings.train_settings(data.kind), device)
-    result = cross_validate(inputs, labels, data.num_classes, make_model, schedule, plan,
-                            folds=settings.folds, seed=settings.seed, progress=progress)
-    return result.probabilities
+    members = settings.recipe("members")
+    total = 0.0
+    for member in range(members):
+        result = cross_validate(inputs, labels, data.num_classes, make_model, schedule, plan,
+                                folds=settings.folds, seed=settings.seed + 1000 * member,
+                                progress=progress, cv=CrossValSettings(split_seed=settings.seed))
+        total = total + result.probabilities
+    return total / members
 
 
 def find_label_issues(data: str | Path | UserData, settings: FindSettings | None = None,
@@ -144,7 +185,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     label_quality (cleanlab's normalized margin; low = suspicious), flagged; with the
     cross-entropy comparison (``compare``) also flagged_ce and rank_ce. ``.attrs``:
     estimated_noise_rate, num_flagged, num_samples, loss, loss_params, choice (how an
-    automatic value was chosen), passes, class_names, source, settings."""
+    automatic value was chosen), passes, model (the training recipe), class_names, source, settings."""
     with as_user_errors():  # every input check, before any training
         unknown = sorted(set(overrides) - {f.name for f in fields(FindSettings)})
         if unknown:
@@ -163,8 +204,8 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     def run_pass(loss: str, params: dict, labels: np.ndarray | None = None) -> np.ndarray:
         nonlocal passes
         passes += 1
-        log.info("pass %d: %s %s, %d folds x %d epochs%s", passes, loss, params or "",
-                 settings.folds, settings.epochs,
+        log.info("pass %d: %s %s, %s%s", passes, loss, params or "",
+                 settings.describe_model(data.kind),
                  " (labels with planted errors)" if labels is not None else "")
         return out_of_fold(data, settings, loss, params, make_model, device, progress, labels)
 
@@ -201,6 +242,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     table.attrs.update(
         estimated_noise_rate=eta, num_flagged=int(flagged.sum()), num_samples=len(data),
         loss=settings.loss, loss_params=params, choice=choice, passes=passes,
+        model=settings.describe_model(data.kind),
         class_names=data.class_names, source=data.source, kind=data.kind,
         settings=asdict(settings))
     return table

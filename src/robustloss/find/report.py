@@ -127,10 +127,11 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
 <b>{100 * eta:.1f}%</b> &middot; loss {html.escape(attrs['loss'])}
 {f'({params}{html.escape(choice_text(attrs))})' if params else ''}
 &middot; {attrs.get('passes', 1)} cross-validated passes</p>
-<p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on {settings['folds']}-fold
-out-of-fold probabilities; {attrs['kind']}, {len(attrs['class_names'])} classes, seed
-{settings['seed']}. Rank orders all samples by cleanlab's label quality (normalized margin),
-most suspicious first, whether flagged or not. The corruption is unknown, so there is no
+<p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
+probabilities ({html.escape(attrs['model'])}, protocol {html.escape(settings['protocol'])});
+{attrs['kind']}, {len(attrs['class_names'])} classes, seed {settings['seed']}. Rank orders all
+samples by cleanlab's label quality (normalized margin), most suspicious first, whether
+flagged or not. The corruption is unknown, so there is no
 precision or recall here: look at the samples.</p>
 <h2>The {min(review, len(table))} most suspicious samples</h2>
 {review_cells(table, inputs, review)}
