@@ -53,6 +53,15 @@ def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str 
     return user, corrupted
 
 
+def read_cache(path: Path) -> dict:
+    """key -> row of a jsonl cache (an empty dict when absent; creates its folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return {row["key"]: row for row in rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits,mnist,fashion_mnist")
@@ -65,13 +74,8 @@ def main() -> None:
     parser.add_argument("--out", default="results/auto_check")
     args = parser.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     cache_path = out / "passes.jsonl"
-    done = {}
-    if cache_path.exists():
-        for line in cache_path.read_text().splitlines():
-            row = json.loads(line)
-            done[row["key"]] = row
+    done = read_cache(cache_path)
     device = resolve_device("auto")
     methods = args.methods.split(",")
     cases = [(d, k, float(r), int(s)) for d in args.datasets.split(",")

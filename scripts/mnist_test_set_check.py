@@ -5,7 +5,9 @@ labelled (``<data>/label-errors/mnist_test_label_errors.csv``).
 
 ``find_label_issues`` with its defaults (gamma / c from the noise estimate) for each loss of
 --losses and each protocol of --protocols, and cross-entropy from the same run's comparison
-(its first pass, so its numbers are those of ``robustloss find-issues --loss ce``): how
+(its first pass, so its numbers are those of ``robustloss find-issues --loss ce``; the
+losses after the first take their automatic value from that pass's noise estimate instead
+of repeating it, as ``gamma/c=auto`` would compute it): how
 many of the 15 are flagged, among the 50 and 100 most suspicious, and how many of the 85
 are flagged.
 
@@ -27,6 +29,7 @@ import pandas as pd
 from robustloss.data import load
 from robustloss.data.vision import data_root
 from robustloss.experiments.provenance import package_versions
+from robustloss.find.choose import PARAMETER_OF, parameter_for_noise
 from robustloss.find.core import find_label_issues
 from robustloss.find.inputs import UserData
 
@@ -64,18 +67,26 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows, runs, start = {}, {}, time.perf_counter()
     for protocol in args.protocols.split(","):
+        eta = None
         for loss in args.losses.split(","):
             began = time.perf_counter()
-            table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
-                                      compare="ce", protocol=protocol)
+            if eta is None or loss not in PARAMETER_OF:
+                table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
+                                          compare="ce", protocol=protocol)
+            else:  # the automatic value from the first loss's CE pass: the same pass again
+                name = PARAMETER_OF[loss]
+                table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
+                                          compare="none", protocol=protocol,
+                                          **{name: parameter_for_noise(loss, eta)})
+                table.attrs.update(choice={"by": "noise_estimate"}, estimated_noise_rate=eta)
             table.to_csv(out / f"{protocol}_{loss}_label_issues.csv", index=False)
             attrs = table.attrs
             name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
             eta = attrs["estimated_noise_rate"]
             rows[f"{protocol}: {loss} ({name}, by {attrs['choice']['by']})"] = \
                 review_counts(table, reviewed)
-            rows.setdefault(f"{protocol}: ce", review_counts(table, reviewed, "flagged_ce",
-                                                             "rank_ce"))
+            if "flagged_ce" in table:
+                rows[f"{protocol}: ce"] = review_counts(table, reviewed, "flagged_ce", "rank_ce")
             runs[f"{protocol} {loss}"] = {
                 "model": attrs["model"], "loss_params": attrs["loss_params"],
                 "choice": attrs["choice"], "passes": attrs["passes"],

@@ -37,3 +37,15 @@ def compose_config():
 
 # Overrides that make a digits experiment take a few seconds on a CPU.
 FAST = ("train.epochs=3", "folds=3", "progress=false")
+
+
+# The files that take longest (a minute or more each), first: pytest-xdist hands whole files
+# to the workers in collection order, and a long file handed out last holds the run up.
+LONGEST_FIRST = ("test_reproduce.py", "test_find_issues.py", "test_bad_inputs.py",
+                 "test_slurm.py", "test_pipeline_datasets.py", "test_figures.py",
+                 "test_packaging.py", "test_faults.py", "test_resume.py", "test_parallel.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
