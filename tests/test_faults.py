@@ -81,6 +81,44 @@ def test_an_interrupted_local_sweep_keeps_finished_records_and_says_how_to_resum
     assert not list(results.glob(".*.tmp"))
 
 
+def test_a_signal_that_surfaces_as_another_error_still_ends_as_an_interruption(monkeypatch,
+                                                                             capsys):
+    """SIGTERM landing inside Hydra's or OmegaConf's code can leave a half-built object
+    whose next use raises something else, which Hydra reports and exits 1 on (seen once in
+    the test above). After a signal, run_main ends such an exit as the interruption: the
+    resume line and status 130."""
+    from robustloss.cli import run as run_module
+
+    def library_code_hit_by_a_signal():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            print("Error in call to target: 'NoneType' object has no attribute", file=sys.stderr)
+            raise SystemExit(1) from None    # what Hydra's run_and_report does with an error
+
+    monkeypatch.setattr(run_module, "main", library_code_hit_by_a_signal)
+    monkeypatch.setattr(run_module, "_signalled", [])
+    with pytest.raises(SystemExit) as stop:
+        run_module.run_main()
+    assert stop.value.code == 130
+    assert "interrupted; finished records are kept" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is not run_module._as_interrupt  # handler restored
+
+
+def test_a_failed_run_without_a_signal_keeps_its_exit_status(monkeypatch):
+    from robustloss.cli import run as run_module
+
+    def failing():
+        raise SystemExit(2)
+
+    monkeypatch.setattr(run_module, "main", failing)
+    monkeypatch.setattr(run_module, "_signalled", [])
+    with pytest.raises(SystemExit) as stop:
+        run_module.run_main()
+    assert stop.value.code == 2
+
+
 def test_a_damaged_cache_of_test_set_predictions_is_recomputed(tmp_path):
     """The test-set protocol caches its trained predictions; a damaged cache file is
     reported and recomputed, never used: the record equals a run without any cache."""

@@ -217,6 +217,10 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         ce_probs = run_pass("ce", {})
         eta = estimate_noise_rate(data.labels, ce_probs)
         log.info("estimated noise rate: %.1f%%", 100 * eta)
+        if eta > 0.5:
+            log.warning("more than half of the labels look wrong to the cross-entropy model: "
+                        "more likely the model is too weak for this data (try more --epochs) "
+                        "than the labels that bad")
     if settings.loss == "ce":
         params, probs = {}, ce_probs
     elif auto and settings.auto_by == "planting":
