@@ -38,9 +38,12 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values
 
 
-METHODS = ("noise_estimate", "planting")
+# robust_estimate: the noise estimate read again off the pass with the first automatic
+# value, and the value for that estimate (one more pass when it differs)
+METHODS = ("noise_estimate", "planting", "robust_estimate")
 # how each method's rows are labelled in the summary (planting's scoring variants included)
-SUMMARY_METHODS = ("noise_estimate", "planting", *(f"planting_{c}" for c in CONTROLS))
+SUMMARY_METHODS = ("noise_estimate", "robust_estimate", "planting",
+                   *(f"planting_{c}" for c in CONTROLS))
 
 
 def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
@@ -70,7 +73,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
     parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default="noise_estimate,planting")
+    parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
+                        "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
     parser.add_argument("--out", default="results/auto_check")
     args = parser.parse_args()
     out = Path(args.out)
@@ -83,7 +88,8 @@ def main() -> None:
              for s in args.seeds.split(",")]
     for dataset, kind, rate, seed in cases:
         subset = None if dataset == "digits" else args.subset
-        case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind))
+        case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
+                    protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
@@ -96,6 +102,8 @@ def main() -> None:
                                                     "eta_hat": ce["eta_hat"]}
             if "planting" in methods:
                 by_planting(case, loss, done, cache_path, device)
+            if "robust_estimate" in methods:
+                by_robust_estimate(case, loss, ce["eta_hat"], done, cache_path, device)
     summarise(done, out)
 
 
@@ -108,6 +116,7 @@ class Case:
     kind: str
     data: UserData
     corrupted: np.ndarray
+    protocol: str = "paper"
 
     @property
     def label(self) -> str:
@@ -117,13 +126,16 @@ class Case:
         what = [self.dataset, self.subset, self.rate, self.seed]
         if self.kind != "symmetric":  # keys of symmetric cases as before (cached passes)
             what.append(self.kind)
+        if self.protocol != "paper":  # likewise the protocol the cached passes ran with
+            what.append(self.protocol)
         return json.dumps([*what, *rest], sort_keys=True)
 
     def row(self, loss: str, params: dict, probs: np.ndarray, seconds: float) -> dict:
         scores = detection_scores(confident_learning(self.data.labels, probs), self.corrupted)
         return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
                 "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
-                "f1": scores["f1"], "seconds": seconds}
+                "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
+                "eta_hat": estimate_noise_rate(self.data.labels, probs)}
 
 
 def store(row: dict, done: dict, cache_path: Path) -> dict:
@@ -140,7 +152,7 @@ def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> 
     if key in done:
         return done[key]
     start = time.perf_counter()
-    settings = FindSettings(seed=case.seed)
+    settings = FindSettings(seed=case.seed, protocol=case.protocol)
     make_model = model_for(case.data)
     ce = out_of_fold(case.data, settings, "ce", {}, make_model, device, False)
     name = PARAMETER_OF[loss]
@@ -164,6 +176,30 @@ def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> 
     return store(row, done, cache_path)
 
 
+def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_path: Path,
+                       device) -> dict:
+    """The value for the noise estimate of the pass with the noise-estimate value (its
+    estimate recomputed: cached rows of that pass may lack it); F1 of its pass."""
+    key = case.key(loss, "robust_estimate")
+    if key in done:
+        return done[key]
+    first = FindSettings(loss=loss).loss_params(eta_ce)
+    settings = FindSettings(seed=case.seed, protocol=case.protocol)
+    make_model = model_for(case.data)
+    start = time.perf_counter()
+    probs = out_of_fold(case.data, settings, loss, first, make_model, device, False)
+    eta_robust = estimate_noise_rate(case.data.labels, probs)
+    second = FindSettings(loss=loss).loss_params(eta_robust)
+    if second != first:
+        probs = out_of_fold(case.data, settings, loss, second, make_model, device, False)
+    row = {**case.row(loss, second, probs, time.perf_counter() - start), "key": key,
+           "auto": "robust_estimate", "eta_hat_ce": eta_ce, "eta_hat_robust": eta_robust,
+           "first": first}
+    print(f"{case.label} {loss} robust estimate {eta_robust:.3f} (CE {eta_ce:.3f}) -> "
+          f"{second}: F1 {row['f1']:.4f}", flush=True)
+    return store(row, done, cache_path)
+
+
 def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
     """F1 of one cross-validated pass (from the cache when it ran before); a cross-entropy
     pass also records cleanlab's noise estimate."""
@@ -171,11 +207,9 @@ def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, d
     if key in done:
         return done[key]
     start = time.perf_counter()
-    settings = FindSettings(seed=case.seed)
+    settings = FindSettings(seed=case.seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
-    if loss == "ce":
-        row["eta_hat"] = estimate_noise_rate(case.data.labels, probs)
     print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)
     return store(row, done, cache_path)
 
