@@ -89,7 +89,7 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 	$(PY) scripts/mnist_test_set_check.py --losses blurry,piecewise_zero --protocols paper,strong
 	$(PY) scripts/find_model_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric
 	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance
-	$(PY) scripts/class_rate_check.py --kinds symmetric,asymmetric
+	$(PY) scripts/class_rate_check.py --kinds symmetric,asymmetric --cache results/auto_check/passes.jsonl
 	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
