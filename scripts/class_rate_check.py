@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from auto_parameter_check import planted, read_cache
 from cleanlab.count import estimate_joint
 
 from robustloss.experiments.provenance import resolve_device
-from robustloss.find.choose import parameter_for_noise
+from robustloss.find.choose import estimate_noise_rate, parameter_for_noise
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 
 
@@ -32,7 +33,8 @@ def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
     joint = estimate_joint(labels=labels, pred_probs=probs)   # [given, true]
     prior = joint.sum(0)
     rate = 1 - np.diag(joint) / np.maximum(prior, 1e-12)
-    return {"overall": float(1 - np.trace(joint)), "largest class": float(rate.max()),
+    return {"overall": estimate_noise_rate(labels, probs),    # today's rule, as find-issues reads it
+            "largest class": float(rate.max()),
             "where the errors are": float((rate ** 2 * prior).sum() / max((rate * prior).sum(), 1e-12))}
 
 
@@ -43,10 +45,10 @@ def main() -> None:
     parser.add_argument("--rates", default="0.1,0.2,0.3")
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    from pathlib import Path
     cached = pd.DataFrame(read_cache(Path(args.cache)).values())
-    grid = cached[(cached.loss == "blurry") & cached.get("auto").isna()] if "auto" in cached else \
-        cached[cached.loss == "blurry"]
+    if "auto" in cached:  # planting's rows: not grid passes
+        cached = cached[cached["auto"].isna()]
+    grid = cached[cached.loss == "blurry"]
     grid = grid.assign(gamma=grid.params.map(lambda p: p["gamma"]),
                        kind=grid.kind.fillna("symmetric"))
     device, rows = resolve_device("cpu"), []

@@ -13,6 +13,7 @@ and the run's seconds. Rows are cached in <out>/runs.jsonl, so a killed run resu
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -35,14 +36,8 @@ VARIANTS = {
 }
 
 
-def flagged_by(table: pd.DataFrame, column: str, n: int) -> np.ndarray:
-    out = np.zeros(n, dtype=bool)
-    out[table.loc[table[column], "index"].to_numpy()] = True
-    return out
-
-
 def main() -> None:
-    from auto_parameter_check import planted, read_cache
+    from auto_parameter_check import planted, read_cache, store
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits")
@@ -56,33 +51,33 @@ def main() -> None:
     out = Path(args.out)
     cache = out / "runs.jsonl"
     done = read_cache(cache)
-    for dataset in args.datasets.split(","):
+    cases = itertools.product(args.datasets.split(","), args.kinds.split(","),
+                              map(float, args.rates.split(",")), map(int, args.seeds.split(",")))
+    for dataset, kind, rate, seed in cases:
         subset = None if dataset == "digits" else args.subset
-        for kind in args.kinds.split(","):
-            for rate in map(float, args.rates.split(",")):
-                for seed in map(int, args.seeds.split(",")):
-                    data, corrupted = planted(dataset, subset, rate, seed, kind)
-                    for variant in args.variants.split(","):
-                        key = json.dumps([dataset, subset, kind, rate, seed, variant])
-                        if key in done:
-                            continue
-                        start = time.perf_counter()
-                        table = find_label_issues(data, progress=False, seed=seed,
-                                                  **VARIANTS[variant])
-                        row = {"key": key, "dataset": dataset, "subset": subset, "kind": kind,
-                               "rate": rate, "seed": seed, "variant": variant,
-                               "model": table.attrs["model"],
-                               "gamma": table.attrs["loss_params"].get("gamma"),
-                               "eta_hat": table.attrs["estimated_noise_rate"],
-                               "seconds": time.perf_counter() - start}
-                        for loss, column in (("blurry", "flagged"), ("ce", "flagged_ce")):
-                            flagged = flagged_by(table, column, len(data))
-                            row[f"f1_{loss}"] = detection_scores(flagged, corrupted)["f1"]
-                        print(json.dumps(row), flush=True)
-                        with cache.open("a") as handle:
-                            handle.write(json.dumps(row) + "\n")
-                        done[key] = row
+        data, corrupted = planted(dataset, subset, rate, seed, kind)
+        for variant in args.variants.split(","):
+            key = json.dumps([dataset, subset, kind, rate, seed, variant])
+            if key not in done:
+                row = {"key": key, "dataset": dataset, "subset": subset, "kind": kind,
+                       "rate": rate, "seed": seed, "variant": variant,
+                       **run_variant(data, corrupted, seed, VARIANTS[variant])}
+                print(json.dumps(row), flush=True)
+                store(row, done, cache)
     summarise(pd.DataFrame(done.values()), out)
+
+
+def run_variant(data, corrupted: np.ndarray, seed: int, overrides: dict) -> dict:
+    """One find_label_issues run: the model, gamma, noise estimate, seconds, and the F1 of
+    Blurry Loss's and cross-entropy's flagged sets against the synthetic errors."""
+    start = time.perf_counter()
+    table = find_label_issues(data, progress=False, seed=seed, **overrides)
+    in_input_order = table.sort_values("index")
+    return {"model": table.attrs["model"], "gamma": table.attrs["loss_params"].get("gamma"),
+            "eta_hat": table.attrs["estimated_noise_rate"],
+            "seconds": time.perf_counter() - start,
+            **{f"f1_{loss}": detection_scores(in_input_order[column].to_numpy(), corrupted)["f1"]
+               for loss, column in (("blurry", "flagged"), ("ce", "flagged_ce"))}}
 
 
 def summarise(rows: pd.DataFrame, out: Path) -> None:

@@ -29,8 +29,8 @@ import pandas as pd
 from robustloss.data import load
 from robustloss.data.vision import data_root
 from robustloss.experiments.provenance import package_versions
-from robustloss.find.choose import PARAMETER_OF, parameter_for_noise
-from robustloss.find.core import find_label_issues
+from robustloss.find.choose import PARAMETER_OF
+from robustloss.find.core import FindSettings, find_label_issues
 from robustloss.find.inputs import UserData
 
 
@@ -74,10 +74,9 @@ def main() -> None:
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
                                           compare="ce", protocol=protocol)
             else:  # the automatic value from the first loss's CE pass: the same pass again
-                name = PARAMETER_OF[loss]
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
                                           compare="none", protocol=protocol,
-                                          **{name: parameter_for_noise(loss, eta)})
+                                          **FindSettings(loss=loss).loss_params(eta))
                 table.attrs.update(choice={"by": "noise_estimate"}, estimated_noise_rate=eta)
             table.to_csv(out / f"{protocol}_{loss}_label_issues.csv", index=False)
             attrs = table.attrs

@@ -87,12 +87,13 @@ def run_main() -> None:
         print(INTERRUPTED, file=sys.stderr, flush=True)
         raise SystemExit(130) from None
     except SystemExit as stop:
-        if stop.code not in (0, None) and _signalled:
+        if stop.code in (0, None):
+            raise
+        if _signalled:
             print(INTERRUPTED, file=sys.stderr, flush=True)
             raise SystemExit(130) from None
-        if stop.code not in (0, None):  # the launcher raised (e.g. a cancelled SLURM task)
-            summarise_unfinished()      # what the jobs left, the missing ones named
-        raise
+        summarise_unfinished()  # the launcher raised (e.g. a cancelled SLURM task): what the
+        raise                   # jobs left, the missing ones named
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
