@@ -2,7 +2,8 @@
 hindsight, with find-issues' own training (robustloss.find.core), on data with synthetic
 noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass, then one
 pass per grid value, the automatic value of each method (``noise_estimate``: read off
-cleanlab's noise estimate, one pass; ``planting``: plant known errors and keep the value
+cleanlab's noise estimate, one pass; ``noise_structure``: the same, raised where the wrong
+labels concentrate in one wrong class, one pass; ``planting``: plant known errors and keep the value
 that recovers them, one pass per candidate); F1 of the flagged set against the synthetic
 errors. Reports, per dataset, kind and eta, the seed-mean F1 of each automatic method, of
 the best grid value (chosen in hindsight on the seed means) and the gaps. Passes are cached
@@ -29,7 +30,7 @@ from robustloss.data import load
 from robustloss.detection.detect import confident_learning
 from robustloss.detection.metrics import detection_scores
 from robustloss.experiments.provenance import resolve_device
-from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate
+from robustloss.find.choose import PARAMETER_OF, NoiseEstimate, estimate_noise
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
 from robustloss.find.planting import CONTROLS, best_value, choose_by_planting, recovery_f1
@@ -40,9 +41,9 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
-METHODS = ("noise_estimate", "planting", "robust_estimate")
+METHODS = ("noise_estimate", "noise_structure", "planting", "robust_estimate")
 # how each method's rows are labelled in the summary (planting's scoring variants included)
-SUMMARY_METHODS = ("noise_estimate", "robust_estimate", "planting",
+SUMMARY_METHODS = ("noise_estimate", "noise_structure", "robust_estimate", "planting",
                    *(f"planting_{c}" for c in CONTROLS))
 
 
@@ -73,7 +74,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
     parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
-    parser.add_argument("--methods", default="noise_estimate,planting")
+    parser.add_argument("--methods", default="noise_estimate,noise_structure,planting")
+    parser.add_argument("--grid", help="grid values of the loss's parameter (default: GRIDS)")
     parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
                         "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
     parser.add_argument("--out", default="results/auto_check")
@@ -93,13 +95,15 @@ def main() -> None:
         ce = measure(case, "ce", {}, done, cache_path, device)
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
-            for value in GRIDS[loss]:
+            grid = [float(v) for v in args.grid.split(",")] if args.grid else GRIDS[loss]
+            for value in grid:
                 measure(case, loss, {name: value}, done, cache_path, device)
-            if "noise_estimate" in methods:
-                auto = FindSettings(loss=loss, seed=seed).loss_params(ce["eta_hat"])
+            for method in {"noise_estimate", "noise_structure"} & set(methods):
+                noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+                auto = FindSettings(loss=loss, auto_by=method).loss_params(noise)
                 row = measure(case, loss, auto, done, cache_path, device)
-                done[f"auto {case.label} {loss}"] = {**row, "auto": "noise_estimate",
-                                                    "eta_hat": ce["eta_hat"]}
+                done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
+                                                        "eta_hat": ce["eta_hat"]}
             if "planting" in methods:
                 by_planting(case, loss, done, cache_path, device)
             if "robust_estimate" in methods:
@@ -132,10 +136,11 @@ class Case:
 
     def row(self, loss: str, params: dict, probs: np.ndarray, seconds: float) -> dict:
         scores = detection_scores(confident_learning(self.data.labels, probs), self.corrupted)
+        noise = estimate_noise(self.data.labels, probs)
         return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
                 "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
                 "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
-                "eta_hat": estimate_noise_rate(self.data.labels, probs)}
+                "eta_hat": noise.rate, "flip": noise.flip}
 
 
 def store(row: dict, done: dict, cache_path: Path) -> dict:
@@ -188,7 +193,7 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_p
     make_model = model_for(case.data)
     start = time.perf_counter()
     probs = out_of_fold(case.data, settings, loss, first, make_model, device, False)
-    eta_robust = estimate_noise_rate(case.data.labels, probs)
+    eta_robust = estimate_noise(case.data.labels, probs).rate
     second = FindSettings(loss=loss).loss_params(eta_robust)
     if second != first:
         probs = out_of_fold(case.data, settings, loss, second, make_model, device, False)
@@ -201,10 +206,11 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_p
 
 
 def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
-    """F1 of one cross-validated pass (from the cache when it ran before); a cross-entropy
-    pass also records cleanlab's noise estimate."""
+    """F1 of one cross-validated pass (from the cache when it ran before) with the noise
+    readings of its probabilities (a cached cross-entropy pass without the flip rate runs
+    again: the structure rule reads it)."""
     key = case.key(loss, params)
-    if key in done:
+    if key in done and (loss != "ce" or "flip" in done[key]):
         return done[key]
     start = time.perf_counter()
     settings = FindSettings(seed=case.seed, protocol=case.protocol)

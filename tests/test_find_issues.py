@@ -19,11 +19,20 @@ import torch
 from PIL import Image
 
 import robustloss
+from robustloss.components.noise import corrupt
 from robustloss.data import load
 from robustloss.errors import UserError
 from robustloss.find import core as find_core
-from robustloss.find.choose import best_values, estimate_noise_rate, parameter_for_noise
-from robustloss.find.inputs import load_user_data
+from robustloss.find.choose import (
+    NoiseEstimate,
+    best_values,
+    estimate_noise,
+    estimate_noise_rate,
+    parameter_for_noise,
+    parameter_for_structure,
+)
+from robustloss.find.core import FindSettings
+from robustloss.find.inputs import UserData, load_user_data
 from robustloss.find.planting import CANDIDATES, choose_by_planting, plant, recovery_f1
 
 from .conftest import REPO
@@ -203,6 +212,27 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
 
 
+def test_noise_structure_reads_pair_flips_off_the_cross_entropy_pass():
+    """Digits' class-dependent map (five classes flip into one partner each) at eta 0.3:
+    the cross-entropy pass reads about 15 % wrong labels, but at about 30 % inside the
+    flipped classes, so noise_structure picks gamma = 3 x that flip rate, above the paper
+    relation's value, from the same two passes."""
+    data = load("digits")
+    noisy, _ = corrupt("asymmetric", data.labels, 10, 0.3, seed=0, dataset="digits")
+    user = UserData(torch.as_tensor(data.images.reshape(len(noisy), -1) / 16.0,
+                                    dtype=torch.float32), noisy, CLASS_NAMES,
+                    [f"row {i}" for i in range(len(noisy))], "digits", "features")
+    table = robustloss.find_label_issues(user, auto_by="noise_structure", protocol="paper",
+                                         progress=False)
+    choice, gamma = table.attrs["choice"], table.attrs["loss_params"]["gamma"]
+    assert choice["by"] == "noise_structure" and table.attrs["passes"] == 2
+    assert 0.1 < choice["estimated_noise_rate"] < 0.2
+    assert 0.2 < choice["estimated_flip_rate"] < 0.4
+    noise = NoiseEstimate(choice["estimated_noise_rate"], choice["estimated_flip_rate"])
+    assert gamma == parameter_for_structure("blurry", noise)
+    assert gamma > parameter_for_noise("blurry", noise.rate) + 0.2
+
+
 # The paper's Table 1 best values (MNIST, Fashion-MNIST) at eta = 0.1, 0.2, 0.3, 0.4,
 # written out here so that the relation is checked against the paper, not against itself.
 PAPER_BEST = {"blurry": {"MNIST": [0.3, 0.4, 0.4, 0.5], "Fashion-MNIST": [0.1, 0.2, 0.4, 0.5]},
@@ -237,6 +267,57 @@ def test_noise_estimate_from_out_of_fold_probabilities():
     probs = np.full((5000, 5), 0.02)
     probs[np.arange(5000), true] = 0.92
     assert estimate_noise_rate(given, probs) == pytest.approx(flip.mean(), abs=0.01)
+
+
+def knowing_probs(true: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities that know the true class (0.92, the rest spread)."""
+    probs = np.full((len(true), k), 0.08 / (k - 1))
+    probs[np.arange(len(true)), true] = 0.92
+    return probs
+
+
+@pytest.mark.parametrize("kind", ["pairs", "spread"])
+def test_flip_rate_reads_how_concentrated_the_wrong_labels_are(kind):
+    """Half the classes lose 30 % of their samples, either all to one partner class
+    (pairs) or spread over all others: the flip rate is the rate of the largest wrong cell,
+    0.3 vs 0.3 / 9 (the largest of nine noisy cells: a little above), and agrees with
+    cleanlab's own noise matrix (estimate_latent)."""
+    from cleanlab.count import compute_confident_joint, estimate_latent
+
+    rng = np.random.default_rng(1)
+    k, n = 10, 20000
+    true = rng.integers(0, k, n)
+    given = true.copy()
+    flip = (true < 5) & (rng.random(n) < 0.3)
+    shift = 5 if kind == "pairs" else rng.integers(1, k, n)
+    given[flip] = ((true + shift) % k)[flip]
+    probs = knowing_probs(true, k)
+    noise = estimate_noise(given, probs)
+    low, high = (0.28, 0.32) if kind == "pairs" else (0.3 / (k - 1), 0.6 / (k - 1))
+    assert noise.rate == pytest.approx(flip.mean(), abs=0.01)
+    assert low < noise.flip < high
+    _, matrix, _ = estimate_latent(compute_confident_joint(given, probs), given)
+    wrong = matrix - np.diag(np.diag(matrix))
+    weight = (1 - np.diag(matrix)) * np.bincount(true, minlength=k)
+    assert noise.flip == pytest.approx((wrong.max(0) * weight).sum() / weight.sum(), abs=0.01)
+
+
+def test_structure_rule_raises_gamma_only_where_wrong_labels_concentrate():
+    """Spread noise keeps the paper's relation; a flip rate f lifts gamma to 3 f, capped at
+    the paper's largest gamma; Piecewise-zero's c keeps the relation (no measurement)."""
+    spread, pairs, heavy = NoiseEstimate(0.2, 0.03), NoiseEstimate(0.1, 0.2), NoiseEstimate(0.2, 0.4)
+    assert parameter_for_structure("blurry", spread) == parameter_for_noise("blurry", 0.2)
+    assert parameter_for_structure("blurry", pairs) == pytest.approx(0.6)
+    assert parameter_for_noise("blurry", 0.1) < 0.6
+    assert parameter_for_structure("blurry", heavy) == pytest.approx(0.8)
+    assert (parameter_for_structure("piecewise_zero", pairs)
+            == parameter_for_noise("piecewise_zero", 0.1))
+    by_structure = FindSettings(auto_by="noise_structure")
+    assert by_structure.loss_params(pairs) == {"gamma": pytest.approx(0.6)}
+    assert FindSettings(auto_by="noise_estimate").loss_params(pairs) == {
+        "gamma": parameter_for_noise("blurry", 0.1)}
+    assert by_structure.loss_params(0.1) == {"gamma": parameter_for_noise("blurry", 0.1)}
+    assert FindSettings(auto_by="noise_structure", gamma=0.5).loss_params(pairs) == {"gamma": 0.5}
 
 
 def write_png(path: Path, value=0):

@@ -22,7 +22,14 @@ from robustloss.detection.detect import confident_learning
 from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
 from robustloss.experiments.settings import DEFAULT_DELAY
-from robustloss.find.choose import PARAMETER_OF, estimate_noise_rate, parameter_for_noise
+from robustloss.find.choose import (
+    PARAMETER_OF,
+    NoiseEstimate,
+    estimate_noise,
+    estimate_noise_rate,
+    parameter_for_noise,
+    parameter_for_structure,
+)
 from robustloss.find.inputs import UserData, check_classes, load_user_data
 from robustloss.find.planting import DEFAULT_FRACTION, choose_by_planting
 from robustloss.reporting.label_issues import label_issues
@@ -39,6 +46,9 @@ AUTO = "auto"
 AUTO_BY = {
     "noise_estimate": "read the value off the paper's best values at cleanlab's noise-rate "
                       "estimate (one pass; robustloss.find.choose)",
+    "noise_structure": "as noise_estimate, and gamma at least 3x the estimated rate of a "
+                       "class's most common wrong label (noise concentrated in one wrong class "
+                       "needs a larger gamma; one pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate; robustloss.find.planting)",
 }
@@ -104,13 +114,20 @@ class FindSettings:
             if value != AUTO and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
 
-    def loss_params(self, eta: float | None) -> dict:
-        """The loss's parameters, with 'auto' resolved for corruption rate ``eta``."""
+    def loss_params(self, noise: float | NoiseEstimate) -> dict:
+        """The loss's parameters, with 'auto' resolved for the estimated noise: a rate, or a
+        NoiseEstimate (whose flip rate ``auto_by="noise_structure"`` reads)."""
         if self.loss not in PARAMETER_OF:
             return {}
         name = PARAMETER_OF[self.loss]
         value = getattr(self, name)
-        return {name: parameter_for_noise(self.loss, eta) if value == AUTO else float(value)}
+        if value != AUTO:
+            return {name: float(value)}
+        if not isinstance(noise, NoiseEstimate):
+            noise = NoiseEstimate(float(noise), 0.0)
+        if self.auto_by == "noise_structure":
+            return {name: parameter_for_structure(self.loss, noise)}
+        return {name: parameter_for_noise(self.loss, noise.rate)}
 
     @property
     def needs_noise_estimate(self) -> bool:
@@ -214,10 +231,13 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         return out_of_fold(data, settings, loss, params, make_model, device, progress, labels)
 
     auto, eta, ce_probs, choice = settings.needs_noise_estimate, None, None, None
+    noise = None
     if auto or settings.loss == "ce" or settings.compare == "ce":
         ce_probs = run_pass("ce", {})
-        eta = estimate_noise_rate(data.labels, ce_probs)
-        log.info("estimated noise rate: %.1f%%", 100 * eta)
+        noise = estimate_noise(data.labels, ce_probs)
+        eta = noise.rate
+        log.info("estimated noise rate: %.1f%% (flip rate into the most common wrong class "
+                 "%.1f%%)", 100 * eta, 100 * noise.flip)
         if eta > 0.5:
             log.warning("more than half of the labels look wrong to the cross-entropy model: "
                         "more likely the model is too weak for this data (try more --epochs) "
@@ -236,9 +256,10 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         log.info("%s chosen by planting %d errors: %s (recovery F1 %s)", name, picked.planted,
                  picked.value, choice["recovery_f1"])
     else:
-        params = settings.loss_params(eta)
+        params = settings.loss_params(noise)
         if auto:
-            choice = {"by": "noise_estimate", "estimated_noise_rate": eta}
+            choice = {"by": settings.auto_by, "estimated_noise_rate": eta,
+                      "estimated_flip_rate": noise.flip}
         probs = run_pass(settings.loss, params)
         if eta is None:
             eta = estimate_noise_rate(data.labels, probs)

@@ -104,6 +104,9 @@ def choice_text(attrs: dict) -> str:
         scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
         return (f", chosen by planting {choice['planted']} known errors and keeping the value "
                 f"that recovered them best (F1 {scores})")
+    if choice["by"] == "noise_structure":
+        return (", chosen from the estimated noise rate and the rate of each class's most "
+                f"common wrong label ({100 * choice['estimated_flip_rate']:.1f}%)")
     return ", chosen from the estimated noise rate"
 
 
