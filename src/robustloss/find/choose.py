@@ -17,9 +17,11 @@ at eta 0.2-0.3 vs 0.3-0.5 under symmetric noise). ``noise_structure`` reads that
 same cross-entropy pass: the *flip rate*, the fraction of a class's samples carrying its
 most common wrong label (cleanlab's noise matrix, averaged over classes with the weight of
 their wrong labels), about eta / (K - 1) under symmetric noise and eta under pair flips;
-gamma is then at least FLIP_SLOPE x flip rate. The slope was fitted on digits (symmetric
-and asymmetric noise, 3 seeds) and checked on noise it was not fitted on (instance-dependent
-noise; README).
+gamma is then at least BASE + SLOPE x flip rate (STRUCTURE). Fitted on digits (symmetric and
+asymmetric noise, 3 seeds, F1 interpolated between grid passes): gamma >= 3 x flip and
+gamma >= 0.3 + 1.5 x flip tied there; on instance-dependent noise, which neither was fitted
+on, only the second gained, so it is the rule (which makes that noise no longer a held-out
+check for it; Fashion-MNIST is: README).
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ from robustloss.reporting.paper import LOSS_COLUMNS, published
 RELATION_DATASETS = ("MNIST", "Fashion-MNIST")
 # loss -> the parameter chosen for it: the losses whose parameter the paper's tables sweep
 PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if param}
-# noise_structure: gamma >= FLIP_SLOPE x flip rate, at most the paper's largest gamma
-# (digits, gamma grid 0.1-0.8: slopes 2.5-3 left the smallest gap under asymmetric noise)
-FLIP_SLOPE = {"blurry": 3.0}
+# noise_structure: gamma >= BASE + SLOPE x flip rate, at most the paper's largest gamma
+STRUCTURE = {"blurry": (0.3, 1.5)}
 LARGEST = {"blurry": 0.8}
 
 
@@ -94,9 +95,11 @@ def parameter_for_noise(loss: str, eta: float) -> float:
 
 
 def parameter_for_structure(loss: str, noise: NoiseEstimate) -> float:
-    """``parameter_for_noise`` at the noise rate, raised to FLIP_SLOPE x the flip rate where
-    that is larger (Blurry Loss; other losses: ``parameter_for_noise`` alone, not measured)."""
+    """``parameter_for_noise`` at the noise rate, raised to BASE + SLOPE x the flip rate
+    (STRUCTURE) where that is larger (Blurry Loss; other losses: ``parameter_for_noise``
+    alone, not measured)."""
     value = parameter_for_noise(loss, noise.rate)
-    if loss in FLIP_SLOPE:
-        value = max(value, min(FLIP_SLOPE[loss] * noise.flip, LARGEST[loss]))
+    if loss in STRUCTURE:
+        base, slope = STRUCTURE[loss]
+        value = max(value, min(base + slope * noise.flip, LARGEST[loss]))
     return round(value, 4)

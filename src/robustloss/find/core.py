@@ -46,9 +46,9 @@ AUTO = "auto"
 AUTO_BY = {
     "noise_estimate": "read the value off the paper's best values at cleanlab's noise-rate "
                       "estimate (one pass; robustloss.find.choose)",
-    "noise_structure": "as noise_estimate, and gamma at least 3x the estimated rate of a "
-                       "class's most common wrong label (noise concentrated in one wrong class "
-                       "needs a larger gamma; one pass; robustloss.find.choose)",
+    "noise_structure": "as noise_estimate, and gamma at least 0.3 + 1.5x the estimated rate "
+                       "of a class's most common wrong label (noise concentrated in one wrong "
+                       "class needs a larger gamma; one pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate; robustloss.find.planting)",
 }
@@ -115,19 +115,20 @@ class FindSettings:
                 raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
 
     def loss_params(self, noise: float | NoiseEstimate) -> dict:
-        """The loss's parameters, with 'auto' resolved for the estimated noise: a rate, or a
-        NoiseEstimate (whose flip rate ``auto_by="noise_structure"`` reads)."""
+        """The loss's parameters, with 'auto' resolved for the estimated noise: a rate (the
+        paper's relation), or a NoiseEstimate (whose flip rate ``auto_by="noise_structure"``
+        reads)."""
         if self.loss not in PARAMETER_OF:
             return {}
         name = PARAMETER_OF[self.loss]
         value = getattr(self, name)
         if value != AUTO:
             return {name: float(value)}
-        if not isinstance(noise, NoiseEstimate):
-            noise = NoiseEstimate(float(noise), 0.0)
-        if self.auto_by == "noise_structure":
-            return {name: parameter_for_structure(self.loss, noise)}
-        return {name: parameter_for_noise(self.loss, noise.rate)}
+        if isinstance(noise, NoiseEstimate):
+            if self.auto_by == "noise_structure":
+                return {name: parameter_for_structure(self.loss, noise)}
+            noise = noise.rate
+        return {name: parameter_for_noise(self.loss, noise)}
 
     @property
     def needs_noise_estimate(self) -> bool:
