@@ -90,7 +90,9 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 	$(PY) scripts/find_model_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric
 	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance
 	$(PY) scripts/class_rate_check.py --kinds symmetric,asymmetric --cache results/auto_check/passes.jsonl
-	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry
+	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry \
+		--kinds symmetric,asymmetric,instance --methods noise_estimate,noise_structure --grid 0.2,0.4,0.6,0.8 \
+		--out results/auto_check_subsets
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(RL) bench

@@ -29,7 +29,7 @@ import pandas as pd
 from robustloss.data import load
 from robustloss.data.vision import data_root
 from robustloss.experiments.provenance import package_versions
-from robustloss.find.choose import PARAMETER_OF
+from robustloss.find.choose import PARAMETER_OF, NoiseEstimate
 from robustloss.find.core import FindSettings, find_label_issues
 from robustloss.find.inputs import UserData
 
@@ -67,21 +67,26 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows, runs, start = {}, {}, time.perf_counter()
     for protocol in args.protocols.split(","):
-        eta = None
+        noise = None  # the first loss's noise readings, for the later losses' values
         for loss in args.losses.split(","):
             began = time.perf_counter()
-            if eta is None or loss not in PARAMETER_OF:
+            if noise is None or loss not in PARAMETER_OF:
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
                                           compare="ce", protocol=protocol)
             else:  # the automatic value from the first loss's CE pass: the same pass again
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
                                           compare="none", protocol=protocol,
-                                          **FindSettings(loss=loss).loss_params(eta))
-                table.attrs.update(choice={"by": "noise_estimate"}, estimated_noise_rate=eta)
+                                          **FindSettings(loss=loss).loss_params(noise))
+                table.attrs.update(choice={"by": FindSettings().auto_by,
+                                           "estimated_noise_rate": noise.rate,
+                                           "estimated_flip_rate": noise.flip},
+                                   estimated_noise_rate=noise.rate)
             table.to_csv(out / f"{protocol}_{loss}_label_issues.csv", index=False)
             attrs = table.attrs
             name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
-            eta = attrs["estimated_noise_rate"]
+            eta, choice = attrs["estimated_noise_rate"], attrs["choice"]
+            if choice and "estimated_flip_rate" in choice:
+                noise = NoiseEstimate(eta, choice["estimated_flip_rate"])
             rows[f"{protocol}: {loss} ({name}, by {attrs['choice']['by']})"] = \
                 review_counts(table, reviewed)
             if "flagged_ce" in table:

@@ -97,7 +97,7 @@ def test_image_folder_finds_the_planted_errors(folder_run):
     review = pd.read_csv(out / "review.csv")
     assert review.equals(table.head(12))
     saved = json.loads((out / "find_issues.json").read_text())
-    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "noise_estimate"
+    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "noise_structure"
     eta = saved["estimated_noise_rate"]
     assert abs(eta - PLANTED / 1797) < 0.02                             # 2.2% planted
     assert saved["loss_params"]["gamma"] == parameter_for_noise("blurry", eta)
@@ -432,7 +432,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     from robustloss.cli.find_issues import find_issues_parser
 
     text = find_issues_parser().format_help()
-    assert "{noise_estimate,planting}" in text and "{auto,ce,none}" in text
+    assert "{noise_estimate,noise_structure,planting}" in text and "{auto,ce,none}" in text
     assert "plant 5% known errors" in text
 
 
