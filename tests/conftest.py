@@ -43,7 +43,8 @@ FAST = ("train.epochs=3", "folds=3", "progress=false")
 # to the workers in collection order, and a long file handed out last holds the run up.
 LONGEST_FIRST = ("test_reproduce.py", "test_find_issues.py", "test_bad_inputs.py",
                  "test_slurm.py", "test_pipeline_datasets.py", "test_figures.py",
-                 "test_packaging.py", "test_faults.py", "test_resume.py", "test_parallel.py")
+                 "test_packaging.py", "test_faults.py", "test_resume.py", "test_parallel.py",
+                 "test_auto_parameter_check.py")
 
 
 def pytest_collection_modifyitems(items):

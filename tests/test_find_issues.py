@@ -132,6 +132,8 @@ def test_the_report_embeds_its_images_and_states_the_count(folder_run):
         + min(24, (~table.flagged & table.flagged_ce).sum()) and only >= 0
     assert "src=\"digits/" not in page and "file:" not in page
     assert f"{table.flagged.sum()} of 1797 flagged" in page
+    flip = json.loads((folder_run["out"] / "find_issues.json").read_text())["choice"]
+    assert f"most common wrong label ({100 * flip['estimated_flip_rate']:.1f}%)" in page
 
 
 def test_the_report_renders_in_a_browser(folder_run, tmp_path):

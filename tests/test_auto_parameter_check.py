@@ -1,0 +1,50 @@
+"""scripts/auto_parameter_check.py, the measurement behind the README's automatic-gamma
+tables: one small case end to end (digits, class-dependent noise, where the two automatic
+rules pick different values), its cache and its summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from robustloss.find.choose import NoiseEstimate
+from robustloss.find.core import FindSettings
+
+from .conftest import REPO
+
+ARGS = ["--datasets", "digits", "--kinds", "asymmetric", "--rates", "0.3", "--seeds", "0",
+        "--losses", "blurry", "--methods", "noise_estimate,noise_structure", "--grid", "0.5"]
+
+
+def check(out) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "auto_parameter_check.py"),
+                           *ARGS, "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
+    first = check(tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "passes.jsonl").read_text().splitlines()]
+    ce = next(row for row in rows if row["loss"] == "ce")
+    noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+    chosen = {method: FindSettings(auto_by=method).loss_params(noise)["gamma"]
+              for method in ("noise_estimate", "noise_structure")}
+    assert chosen["noise_structure"] > chosen["noise_estimate"] + 0.2  # pairs: a larger gamma
+    gammas = sorted(row["params"]["gamma"] for row in rows if row["loss"] == "blurry")
+    assert gammas == sorted([0.5, *chosen.values()])                 # one pass each, no more
+    summary = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
+    assert summary["best grid value"] == 0.5
+    for method, gamma in chosen.items():
+        row = next(r for r in rows if r["loss"] == "blurry" and r["params"]["gamma"] == gamma)
+        assert summary[f"{method} value"] == gamma
+        assert summary[f"{method} gap"] == pytest.approx(summary["best grid F1"] - row["f1"])
+    again = check(tmp_path)                                          # everything cached
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len((tmp_path / "passes.jsonl").read_text().splitlines()) == len(rows)
+    assert "F1" not in again.stdout.split("| dataset")[0]            # no pass printed
