@@ -105,8 +105,9 @@ def choice_text(attrs: dict) -> str:
         return (f", chosen by planting {choice['planted']} known errors and keeping the value "
                 f"that recovered them best (F1 {scores})")
     if choice["by"] == "noise_structure":
-        return (", chosen from the estimated noise rate and the rate of each class's most "
-                f"common wrong label ({100 * choice['estimated_flip_rate']:.1f}%)")
+        return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
+                f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
+                "common wrong label")
     return ", chosen from the estimated noise rate"
 
 
