@@ -18,10 +18,10 @@ same cross-entropy pass: the *flip rate*, the fraction of a class's samples carr
 most common wrong label (cleanlab's noise matrix, averaged over classes with the weight of
 their wrong labels), about eta / (K - 1) under symmetric noise and eta under pair flips;
 gamma is then at least BASE + SLOPE x flip rate (STRUCTURE). Fitted on digits (symmetric and
-asymmetric noise, 3 seeds, F1 interpolated between grid passes): gamma >= 3 x flip and
-gamma >= 0.3 + 1.5 x flip tied there; on instance-dependent noise, which neither was fitted
-on, only the second gained, so it is the rule (which makes that noise no longer a held-out
-check for it; Fashion-MNIST is: README).
+asymmetric noise, 3 seeds, F1 interpolated between grid passes): gamma >= 3 x flip came
+first, gamma >= 0.3 + 1.5 x flip among the near ties; on instance-dependent noise, which
+neither was fitted on, only the second gained, so it is the rule (which makes that noise no
+longer a held-out check for it; the Fashion-MNIST subset is: README).
 """
 
 from __future__ import annotations

@@ -115,10 +115,10 @@ class FindSettings:
             if value != AUTO and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
 
-    def loss_params(self, noise: float | NoiseEstimate) -> dict:
+    def loss_params(self, noise: float | NoiseEstimate | None) -> dict:
         """The loss's parameters, with 'auto' resolved for the estimated noise: a rate (the
         paper's relation), or a NoiseEstimate (whose flip rate ``auto_by="noise_structure"``
-        reads)."""
+        reads); None only where nothing is automatic."""
         if self.loss not in PARAMETER_OF:
             return {}
         name = PARAMETER_OF[self.loss]
@@ -232,8 +232,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
                  " (labels with planted errors)" if labels is not None else "")
         return out_of_fold(data, settings, loss, params, make_model, device, progress, labels)
 
-    auto, eta, ce_probs, choice = settings.needs_noise_estimate, None, None, None
-    noise = None
+    auto, noise, eta, ce_probs, choice = settings.needs_noise_estimate, None, None, None, None
     if auto or settings.loss == "ce" or settings.compare == "ce":
         ce_probs = run_pass("ce", {})
         noise = estimate_noise(data.labels, ce_probs)
