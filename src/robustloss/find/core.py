@@ -47,9 +47,9 @@ AUTO = "auto"
 AUTO_BY = {
     "noise_estimate": "read the value off the paper's best values at cleanlab's noise-rate "
                       "estimate (one pass; robustloss.find.choose)",
-    "noise_structure": "as noise_estimate, and gamma at least 0.3 + 1.5x the estimated rate "
-                       "of a class's most common wrong label (noise concentrated in one wrong "
-                       "class needs a larger gamma; one pass; robustloss.find.choose)",
+    "noise_structure": "as noise_estimate, and gamma at least 3x the estimated rate of a "
+                       "class's most common wrong label (noise concentrated in one wrong class "
+                       "needs a larger gamma; one pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate; robustloss.find.planting)",
 }
