@@ -21,8 +21,8 @@ gamma is then at least BASE + SLOPE x flip rate (STRUCTURE): 3 x flip, fitted on
 (symmetric and class-dependent noise, 3 seeds). A variant with a floor, 0.3 + 1.5 x flip,
 tied there and did better on digits' instance-dependent noise, but on the independent check
 (a Fashion-MNIST subset, symmetric eta 0.1, where hard images make the model unsure and the
-best gamma is low) its floor cost 0.033 F1 against the paper relation (0.677 vs 0.710), which 3 x flip
-leaves alone there (README: "How good is the automatic gamma?").
+best gamma is low) its floor cost 0.033 F1 against the paper relation (0.677 vs 0.710),
+which 3 x flip leaves alone there (README: "How good is the automatic gamma?").
 """
 
 from __future__ import annotations
