@@ -95,12 +95,12 @@ def main() -> None:
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)
+        noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
             for value in grids[loss]:
                 measure(case, loss, {name: value}, done, cache_path, device)
-            for method in {"noise_estimate", "noise_structure"} & set(methods):
-                noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+            for method in [m for m in methods if m in ("noise_estimate", "noise_structure")]:
                 auto = FindSettings(loss=loss, auto_by=method).loss_params(noise)
                 row = measure(case, loss, auto, done, cache_path, device)
                 done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
