@@ -53,19 +53,23 @@ class NoiseEstimate:
     flip: float
 
 
-def estimate_noise(labels: np.ndarray, pred_probs: np.ndarray) -> NoiseEstimate:
-    """Both readings of cleanlab's estimated joint J[given, true]
-    (``cleanlab.count.estimate_joint``): rate = 1 - trace(J); with the noise matrix
-    T = J / (its column sums) and r_k = 1 - T[k, k], flip = sum_k w_k max_{s != k} T[s, k]
-    / sum_k w_k, w_k = r_k * P(true = k)."""
+def noise_matrix(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's estimated joint J[given, true] (``cleanlab.count.estimate_joint``) and the
+    noise matrix T = J / its column sums, T[s, k] = P(given = s | true = k)."""
     from cleanlab.count import estimate_joint
 
     joint = estimate_joint(labels=labels, pred_probs=pred_probs)
-    prior = joint.sum(axis=0)
-    matrix = joint / np.maximum(prior, 1e-12)
+    return joint, joint / np.maximum(joint.sum(axis=0), 1e-12)
+
+
+def estimate_noise(labels: np.ndarray, pred_probs: np.ndarray) -> NoiseEstimate:
+    """Both readings of the joint J and noise matrix T (``noise_matrix``): rate = 1 -
+    trace(J); with r_k = 1 - T[k, k], flip = sum_k w_k max_{s != k} T[s, k] / sum_k w_k,
+    w_k = r_k * P(true = k)."""
+    joint, matrix = noise_matrix(labels, pred_probs)
     wrong = matrix.copy()
     np.fill_diagonal(wrong, 0.0)
-    weight = prior * wrong.sum(axis=0)
+    weight = joint.sum(axis=0) * wrong.sum(axis=0)
     flip = float((wrong.max(axis=0) * weight).sum() / weight.sum()) if weight.sum() > 0 else 0.0
     return NoiseEstimate(float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)), flip)
 

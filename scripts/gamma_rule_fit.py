@@ -1,0 +1,164 @@
+"""Which reading of the noise should set the automatic gamma? Candidate rules scored without
+running a Blurry Loss pass.
+
+For each digits case (noise kind, eta, seed) whose grid passes (gamma 0.1 ... 0.8) are cached
+by ``auto_parameter_check.py``, the cross-entropy pass is computed again (paper protocol, as
+the cached passes; kept in <out>/ce_passes, so a rerun reads it) and each rule's gamma is
+scored by the F1 interpolated between that seed's grid passes. The gap of a rule is the best
+grid value of the seed means minus the seed mean of its interpolated F1.
+
+Rules, all read off cleanlab's joint J[given, true] of the cross-entropy pass
+(``robustloss.find.choose.noise_matrix``):
+
+- the paper's relation at the overall rate 1 - trace(J) (``--auto-by noise_estimate``);
+- the paper's relation at the largest per-class rate r_k = 1 - T[k, k], and at the rate a
+  wrong label sits in, sum_k r_k^2 pi_k / sum_k r_k pi_k (the rate where the errors are);
+- gamma = max(paper value, min(a + b x flip rate, 0.8)) over a grid of a and b
+  (``--auto-by noise_structure`` is a = 0, b = 3: ``robustloss.find.choose.STRUCTURE``).
+
+This is how the structure rule was chosen (README: "How good is the automatic γ?"); its
+real-pass check is ``auto_parameter_check.py --methods noise_structure``.
+
+    python scripts/gamma_rule_fit.py [--cache results/auto_check_digits/passes.jsonl] \\
+        [--kinds symmetric,asymmetric,instance] [--rates 0.1,0.2,0.3,0.4] [--out results/gamma_rule_fit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from auto_parameter_check import planted, read_cache
+
+from robustloss.experiments.provenance import resolve_device
+from robustloss.find.choose import (
+    LARGEST,
+    STRUCTURE,
+    estimate_noise,
+    noise_matrix,
+    parameter_for_noise,
+)
+from robustloss.find.core import FindSettings, model_for, out_of_fold
+
+GRID = np.round(np.arange(0.1, 0.81, 0.1), 1)
+
+
+def ce_pass(kind: str, rate: float, seed: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(given labels, out-of-fold cross-entropy probabilities) of a digits case, computed
+    once and kept in ``folder``."""
+    path = folder / f"digits_{kind}_{rate}_{seed}.npz"
+    if path.exists():
+        saved = np.load(path)
+        return saved["labels"], saved["probs"]
+    data, corrupted = planted("digits", None, rate, seed, kind)
+    probs = out_of_fold(data, FindSettings(seed=seed, protocol="paper"), "ce", {},
+                        model_for(data), resolve_device("cpu"), False)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(path, labels=data.labels, probs=probs, corrupted=corrupted)
+    return data.labels, probs
+
+
+def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """The noise readings the rules use."""
+    joint, matrix = noise_matrix(labels, probs)
+    prior, rates = joint.sum(axis=0), 1.0 - np.diag(matrix)
+    noise = estimate_noise(labels, probs)
+    return {"eta_hat": noise.rate, "flip": noise.flip, "largest class": float(rates.max()),
+            "where the errors are": float((rates ** 2 * prior).sum()
+                                          / max((rates * prior).sum(), 1e-12))}
+
+
+def structure_rule(base: float, slope: float):
+    def rule(reading: dict) -> float:
+        floor = min(base + slope * reading["flip"], LARGEST["blurry"])
+        return max(parameter_for_noise("blurry", reading["eta_hat"]), floor)
+    return rule
+
+
+RULES = {
+    "noise_estimate": lambda r: parameter_for_noise("blurry", r["eta_hat"]),
+    "largest class rate": lambda r: parameter_for_noise("blurry", r["largest class"]),
+    "rate where the errors are": lambda r: parameter_for_noise("blurry", r["where the errors are"]),
+    "noise_structure": structure_rule(*STRUCTURE["blurry"]),
+}
+
+
+def grid_curves(cache: Path) -> pd.DataFrame:
+    """Cached Blurry Loss grid passes of digits: kind, rate, seed, gamma, f1."""
+    rows = pd.DataFrame(read_cache(cache).values())
+    if "auto" in rows:  # the automatic methods' rows are not grid passes
+        rows = rows[rows["auto"].isna()]
+    rows = rows[(rows.loss == "blurry") & (rows.dataset == "digits")]
+    rows = rows.assign(gamma=rows.params.map(lambda p: p["gamma"]),
+                       kind=rows.kind.fillna("symmetric"))
+    return rows[rows.gamma.isin(GRID)][["kind", "rate", "seed", "gamma", "f1"]]
+
+
+def gaps(cases: pd.DataFrame, curves: pd.DataFrame, rule) -> pd.DataFrame:
+    """Per kind and eta: the best grid F1 of the seed means, the rule's mean gamma and
+    interpolated F1, and the gap between them."""
+    out = []
+    for (kind, rate), group in cases.groupby(["kind", "rate"]):
+        grid = curves[(curves.kind == kind) & (curves.rate == rate)]
+        gammas, f1s = [], []
+        for _, case in group.iterrows():
+            curve = grid[grid.seed == case.seed].groupby("gamma").f1.mean()
+            gamma = rule(case)
+            gammas.append(gamma)
+            f1s.append(float(np.interp(gamma, curve.index, curve.values)))
+        best = grid.groupby("gamma").f1.mean()
+        out.append({"kind": kind, "eta": rate, "gamma": np.mean(gammas), "f1": np.mean(f1s),
+                    "best f1": best.max(), "best gamma": best.idxmax(),
+                    "gap": best.max() - np.mean(f1s)})
+    return pd.DataFrame(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", default="results/auto_check_digits/passes.jsonl")
+    parser.add_argument("--kinds", default="symmetric,asymmetric,instance")
+    parser.add_argument("--rates", default="0.1,0.2,0.3,0.4")
+    parser.add_argument("--out", default="results/gamma_rule_fit")
+    args = parser.parse_args()
+    out = Path(args.out)
+    curves = grid_curves(Path(args.cache))
+    complete = curves.groupby(["kind", "rate", "seed"]).gamma.nunique() == len(GRID)
+    cases = []
+    for kind, rate, seed in complete[complete].index:
+        if kind in args.kinds.split(",") and rate in map(float, args.rates.split(",")):
+            labels, probs = ce_pass(kind, rate, seed, out / "ce_passes")
+            cases.append({"kind": kind, "rate": rate, "seed": seed, **readings(labels, probs)})
+    cases = pd.DataFrame(cases)
+    if cases.empty:
+        raise SystemExit(f"{args.cache}: no digits case with every grid pass of gamma {list(GRID)}")
+    per_case = pd.concat([gaps(cases, curves, rule).assign(rule=name)
+                          for name, rule in RULES.items()])
+    searched = []
+    for base, slope in itertools.product(np.round(np.arange(0, 0.41, 0.05), 2),
+                                         np.arange(0.5, 3.01, 0.25)):
+        mean = gaps(cases, curves, structure_rule(base, slope)).groupby("kind").gap.mean()
+        searched.append({"a": base, "b": slope, **mean.to_dict(), "mean": mean.mean()})
+    searched = pd.DataFrame(searched).sort_values("mean")
+    text = "\n\n".join([
+        "# Automatic-gamma rules scored by interpolation between grid passes (digits)",
+        f"Cases: {len(cases)} ({', '.join(sorted(cases.kind.unique()))}; "
+        f"seeds {sorted(int(s) for s in cases.seed.unique())}); grid passes from `{args.cache}`.",
+        "## Mean gap to the best grid value, per rule",
+        per_case.pivot_table(index="rule", columns="kind", values="gap").to_markdown(floatfmt=".4f"),
+        "## Per noise kind and eta",
+        per_case.to_markdown(index=False, floatfmt=".3f"),
+        "## gamma = max(paper, a + b x flip): the 15 best (a, b) by the mean over kinds",
+        searched.head(15).to_markdown(index=False, floatfmt=".4f"),
+        "## Noise readings per case",
+        cases.to_markdown(index=False, floatfmt=".3f")])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(text + "\n")
+    searched.to_csv(out / "structure_search.csv", index=False)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
