@@ -70,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits,mnist,fashion_mnist")
     parser.add_argument("--subset", type=int, default=1000, help="samples of the larger datasets")
+    parser.add_argument("--digits-subset", type=int, help="samples of digits (default: all 1,797)")
     parser.add_argument("--rates", default="0.1,0.2,0.3,0.4")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
@@ -91,7 +92,7 @@ def main() -> None:
              for k in args.kinds.split(",") for r in args.rates.split(",")
              for s in args.seeds.split(",")]
     for dataset, kind, rate, seed in cases:
-        subset = None if dataset == "digits" else args.subset
+        subset = args.digits_subset if dataset == "digits" else args.subset
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)
