@@ -120,6 +120,10 @@ def test_the_difference_to_cross_entropy_is_shown(folder_run):
     page = (folder_run["out"] / "report.html").read_text()
     assert "What blurry adds over cross-entropy" in page
     assert f"only blurry <b>{only_ours}</b>" in page and f"<b>{both}</b>" in page
+    for title, count in (("Flagged only by blurry", only_ours),
+                         ("Flagged only by cross-entropy", only_ce)):  # 24 shown at most
+        heading = f"{count}; the first 24" if count > 24 else f"{count}"
+        assert (f"<h3>{title} ({heading})</h3>" in page) == (count > 0)
 
 
 def test_the_report_embeds_its_images_and_states_the_count(folder_run):

@@ -90,7 +90,8 @@ def comparison(table: pd.DataFrame, inputs: torch.Tensor | None, shown: int = 24
     for title, rows in ((f"Flagged only by {loss}", only_ours),
                         ("Flagged only by cross-entropy", only_ce)):
         if len(rows):
-            parts.append(f"<h3>{title} ({len(rows)}; first {min(shown, len(rows))})</h3>"
+            count = f"{len(rows)}" if len(rows) <= shown else f"{len(rows)}; the first {shown}"
+            parts.append(f"<h3>{title} ({count})</h3>"
                          + review_cells(rows, inputs, shown))
     return "\n".join(parts)
 
