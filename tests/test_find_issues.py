@@ -445,7 +445,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
 def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
     strong, paper = find_core.PROTOCOLS["strong"], find_core.PROTOCOLS["paper"]
     assert find_core.FindSettings().protocol == "strong"
-    assert paper == {"epochs": 10, "augment": "none", "members": 1}  # the paper's protocol
+    assert paper == {"epochs": 10, "augment": "none", "members": 1, "width": 1}  # the paper's
     default = find_core.FindSettings()
     images, features = default.train_settings("images"), default.train_settings("features")
     assert images.epochs == strong["epochs"] and images.augment == strong["augment"]
@@ -461,6 +461,31 @@ def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
         find_core.FindSettings(augment="rotate")
     with pytest.raises(ValueError, match="members must be an integer >= 1"):
         find_core.FindSettings(members=0)
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
+        find_core.FindSettings(width=0)
+
+
+def test_width_widens_the_network_it_names():
+    """--width 2: twice the channels and hidden units of the paper's CNN (or the MLP head),
+    named in the model description; width 1 is the paper's network, parameter for parameter."""
+    from robustloss.components import models
+    from robustloss.find.inputs import UserData
+
+    images, labels, _ = planted_digits()
+    data = UserData(torch.from_numpy(images[:40, None]), labels[:40], CLASS_NAMES,
+                    [str(i) for i in range(40)], "digits", "images")
+    paper = models.build("small_cnn", (1, 8, 8), 10)
+    one, two = find_core.model_for(data)(), find_core.model_for(data, 2)()
+    assert [p.shape for p in one.parameters()] == [p.shape for p in paper.parameters()]
+    convs = [m for m in two if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128] and two[-1].in_features == 256
+    assert two(data.inputs[:3].float()).shape == (3, 10)
+    features = UserData(torch.randn(40, 12), labels[:40], CLASS_NAMES,
+                        [str(i) for i in range(40)], "table", "features")
+    assert find_core.model_for(features, 3)()[0].out_features == 3 * 256
+    settings = find_core.FindSettings(width=2)
+    assert settings.recipe("width") == 2 and settings.describe_model("images").endswith(", 2x wide")
+    assert find_core.FindSettings().describe_model("images") == "5 folds x 20 epochs, crop"
 
 
 def test_members_average_models_of_other_seeds_on_the_same_folds():
