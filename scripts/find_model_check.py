@@ -1,6 +1,6 @@
 """What a stronger model adds to find-issues' detection: more epochs, augmentation, two
-models per fold, each alone and together, against the paper's protocol, on data with
-synthetic noise of each kind. For each dataset, kind, eta, seed and variant, one
+models per fold, a twice as wide network, alone and together, against the paper's
+protocol, on data with synthetic noise of each kind. For each dataset, kind, eta, seed and variant, one
 ``find_label_issues`` run (Blurry Loss, gamma from the noise estimate, cross-entropy from
 the same run's comparison); F1 of each loss's flagged set against the synthetic errors,
 and the run's seconds. Rows are cached in <out>/runs.jsonl, so a killed run resumes.
@@ -30,7 +30,7 @@ from robustloss.find.core import find_label_issues
 # cached rows and new variants compare models, not rules.
 RULE = {"protocol": "paper", "auto_by": "noise_estimate"}
 VARIANTS = {
-    "paper": RULE,
+    "paper": {**RULE},
     "epochs20": {**RULE, "epochs": 20},
     "crop": {**RULE, "augment": "crop"},
     "members2": {**RULE, "members": 2},
@@ -93,14 +93,14 @@ def summarise(rows: pd.DataFrame, out: Path) -> None:
         f1_blurry=("f1_blurry", "mean"), f1_ce=("f1_ce", "mean"), seconds=("seconds", "mean"),
         seeds=("seed", "nunique")).reset_index()
     base_name = "paper" if (table.variant == "paper").any() else table.variant.iloc[0]
-    print(f"gain and cost against {base_name}")
-    paper = table[table.variant == base_name].set_index(keys[:-1])
+    base = table[table.variant == base_name].set_index(keys[:-1])
+    cases = pd.MultiIndex.from_frame(table[keys[:-1]])
     for loss in ("blurry", "ce"):
-        base = paper[f"f1_{loss}"].reindex(pd.MultiIndex.from_frame(table[keys[:-1]]))
-        table[f"gain_{loss}"] = table[f"f1_{loss}"].to_numpy() - base.to_numpy()
-    table["cost"] = table.seconds / paper.seconds.reindex(
-        pd.MultiIndex.from_frame(table[keys[:-1]])).to_numpy()
-    text = table.to_markdown(index=False, floatfmt=".3f")
+        table[f"gain_{loss}"] = (table[f"f1_{loss}"].to_numpy()
+                                 - base[f"f1_{loss}"].reindex(cases).to_numpy())
+    table["cost"] = table.seconds / base.seconds.reindex(cases).to_numpy()
+    text = (f"gain and cost against {base_name}\n\n"
+            + table.to_markdown(index=False, floatfmt=".3f"))
     print(text)
     (out / "summary.md").write_text(text + "\n")
     table.to_csv(out / "summary.csv", index=False)

@@ -3,7 +3,7 @@ running a Blurry Loss pass.
 
 For each digits case (noise kind, eta, seed) whose grid passes (gamma 0.1 ... 0.8) are cached
 by ``auto_parameter_check.py``, the cross-entropy pass is computed again (paper protocol, as
-the cached passes; kept in <out>/ce_passes, so a rerun reads it) and each rule's gamma is
+the cached passes; kept in --ce-passes, so a rerun reads it) and each rule's gamma is
 scored by the F1 interpolated between that seed's grid passes. The gap of a rule is the best
 grid value of the seed means minus the seed mean of its interpolated F1.
 
@@ -35,11 +35,11 @@ from auto_parameter_check import planted, read_cache
 
 from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import (
-    LARGEST,
-    STRUCTURE,
-    estimate_noise,
+    NoiseEstimate,
+    flip_rate,
     noise_matrix,
     parameter_for_noise,
+    parameter_for_structure,
 )
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 
@@ -65,24 +65,23 @@ def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
     """The noise readings the rules use."""
     joint, matrix = noise_matrix(labels, probs)
     prior, rates = joint.sum(axis=0), 1.0 - np.diag(matrix)
-    noise = estimate_noise(labels, probs)
-    return {"eta_hat": noise.rate, "flip": noise.flip, "largest class": float(rates.max()),
+    return {"eta_hat": float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)),
+            "flip": flip_rate(joint, matrix), "largest class": float(rates.max()),
             "where the errors are": float((rates ** 2 * prior).sum()
                                           / max((rates * prior).sum(), 1e-12))}
 
 
 def structure_rule(base: float, slope: float):
-    def rule(reading: dict) -> float:
-        floor = min(base + slope * reading["flip"], LARGEST["blurry"])
-        return max(parameter_for_noise("blurry", reading["eta_hat"]), floor)
-    return rule
+    return lambda reading: parameter_for_structure(
+        "blurry", NoiseEstimate(reading["eta_hat"], reading["flip"]), (base, slope))
 
 
 RULES = {
     "noise_estimate": lambda r: parameter_for_noise("blurry", r["eta_hat"]),
     "largest class rate": lambda r: parameter_for_noise("blurry", r["largest class"]),
     "rate where the errors are": lambda r: parameter_for_noise("blurry", r["where the errors are"]),
-    "noise_structure": structure_rule(*STRUCTURE["blurry"]),
+    "noise_structure": lambda r: parameter_for_structure("blurry", NoiseEstimate(r["eta_hat"],
+                                                                                r["flip"])),
 }
 
 
@@ -91,7 +90,10 @@ def grid_curves(cache: Path) -> pd.DataFrame:
     rows = pd.DataFrame(read_cache(cache).values())
     if "auto" in rows:  # the automatic methods' rows are not grid passes
         rows = rows[rows["auto"].isna()]
-    rows = rows[(rows.loss == "blurry") & (rows.dataset == "digits")]
+    protocol = rows.get("protocol", pd.Series("paper", rows.index)).fillna("paper")
+    subset = rows.get("subset", pd.Series(np.nan, rows.index))
+    rows = rows[(rows.loss == "blurry") & (rows.dataset == "digits") & subset.isna()
+                & (protocol == "paper")]  # all of digits, the paper protocol: as ce_pass
     rows = rows.assign(gamma=rows.params.map(lambda p: p["gamma"]),
                        kind=rows.kind.fillna("symmetric"))
     return rows[rows.gamma.isin(GRID)][["kind", "rate", "seed", "gamma", "f1"]]
@@ -102,7 +104,8 @@ def gaps(cases: pd.DataFrame, curves: pd.DataFrame, rule) -> pd.DataFrame:
     interpolated F1, and the gap between them."""
     out = []
     for (kind, rate), group in cases.groupby(["kind", "rate"]):
-        grid = curves[(curves.kind == kind) & (curves.rate == rate)]
+        grid = curves[(curves.kind == kind) & (curves.rate == rate)
+                      & curves.seed.isin(group.seed)]  # the seeds the rules are scored on
         gammas, f1s = [], []
         for _, case in group.iterrows():
             curve = grid[grid.seed == case.seed].groupby("gamma").f1.mean()
@@ -122,6 +125,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="symmetric,asymmetric,instance")
     parser.add_argument("--rates", default="0.1,0.2,0.3,0.4")
     parser.add_argument("--out", default="results/gamma_rule_fit")
+    parser.add_argument("--ce-passes", default="results/gamma_rule_fit/ce_passes",
+                        help="where the cross-entropy passes are kept (shared between runs)")
     args = parser.parse_args()
     out = Path(args.out)
     curves = grid_curves(Path(args.cache))
@@ -129,7 +134,7 @@ def main() -> None:
     cases = []
     for kind, rate, seed in complete[complete].index:
         if kind in args.kinds.split(",") and rate in map(float, args.rates.split(",")):
-            labels, probs = ce_pass(kind, rate, seed, out / "ce_passes")
+            labels, probs = ce_pass(kind, rate, seed, Path(args.ce_passes))
             cases.append({"kind": kind, "rate": rate, "seed": seed, **readings(labels, probs)})
     cases = pd.DataFrame(cases)
     if cases.empty:

@@ -120,10 +120,29 @@ def test_the_difference_to_cross_entropy_is_shown(folder_run):
     page = (folder_run["out"] / "report.html").read_text()
     assert "What blurry adds over cross-entropy" in page
     assert f"only blurry <b>{only_ours}</b>" in page and f"<b>{both}</b>" in page
-    for title, count in (("Flagged only by blurry", only_ours),
-                         ("Flagged only by cross-entropy", only_ce)):  # 24 shown at most
-        heading = f"{count}; the first 24" if count > 24 else f"{count}"
-        assert (f"<h3>{title} ({heading})</h3>" in page) == (count > 0)
+    assert ("<h3>Flagged only by blurry" in page) == (only_ours > 0)
+
+
+def test_the_comparison_says_when_its_grids_are_cut():
+    """30 samples only the robust loss flags, 3 only cross-entropy: the first grid shows 24
+    and says so, the second shows all 3; no heading for an empty side."""
+    from robustloss.find.report import comparison
+
+    n = 60
+    flagged, flagged_ce = np.zeros(n, bool), np.zeros(n, bool)
+    flagged[:30], flagged_ce[30:33] = True, True
+    table = pd.DataFrame({"rank": np.arange(1, n + 1), "index": np.arange(n),
+                          "sample": [f"s{i}" for i in range(n)], "given_label": "a",
+                          "suggested_label": "b", "p_given": 0.1, "p_suggested": 0.9,
+                          "flagged": flagged, "flagged_ce": flagged_ce,
+                          "rank_ce": np.arange(n, 0, -1)})
+    table.attrs["loss"] = "blurry"
+    page = comparison(table, None)
+    assert "<h3>Flagged only by blurry (30; the first 24)</h3>" in page
+    assert "<h3>Flagged only by cross-entropy (3)</h3>" in page
+    assert page.count("<td>s") == 24 + 3
+    assert "<h3>Flagged only by cross-entropy" not in comparison(
+        table.assign(flagged_ce=False), None)
 
 
 def test_the_report_embeds_its_images_and_states_the_count(folder_run):
@@ -474,9 +493,13 @@ def test_width_widens_the_network_it_names():
     images, labels, _ = planted_digits()
     data = UserData(torch.from_numpy(images[:40, None]), labels[:40], CLASS_NAMES,
                     [str(i) for i in range(40)], "digits", "images")
+    two = find_core.model_for(data, 2)()
+    torch.manual_seed(0)
     paper = models.build("small_cnn", (1, 8, 8), 10)
-    one, two = find_core.model_for(data)(), find_core.model_for(data, 2)()
-    assert [p.shape for p in one.parameters()] == [p.shape for p in paper.parameters()]
+    make_model = find_core.model_for(data)                  # builds and checks one model
+    torch.manual_seed(0)
+    one = make_model()                                      # the same draws, in the same order
+    assert all(torch.equal(a, b) for a, b in zip(one.parameters(), paper.parameters(), strict=True))
     convs = [m for m in two if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [64, 128] and two[-1].in_features == 256
     assert two(data.inputs[:3].float()).shape == (3, 10)

@@ -40,9 +40,19 @@ def pair_flips(seed: int, rate: float = 0.3, n: int = 3000, k: int = 10):
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("gamma_rule_fit")
-    rows = [{"key": f"{seed} {gamma}", "dataset": "digits", "loss": "blurry", "kind": "asymmetric",
-             "rate": 0.3, "seed": seed, "params": {"gamma": gamma}, "f1": curve(gamma, seed)}
+    row = {"dataset": "digits", "subset": None, "loss": "blurry", "kind": "asymmetric",
+           "rate": 0.3, "protocol": "paper"}
+    rows = [{**row, "seed": seed, "params": {"gamma": gamma}, "f1": curve(gamma, seed)}
             for seed in (0, 1) for gamma in GRID]
+    # rows that are not this case's grid passes, each of which would move the numbers
+    rows += [{**row, "seed": 2, "params": {"gamma": 0.6}, "f1": 0.1},         # grid incomplete
+             {**row, "seed": 0, "params": {"gamma": 0.55}, "f1": 0.99},       # off the grid
+             {**row, "seed": 0, "params": {"gamma": 0.3}, "f1": 0.99, "auto": "planting"},
+             {**row, "seed": 1, "params": {"gamma": 0.3}, "f1": 0.99, "protocol": "strong"},
+             {**row, "seed": 1, "params": {"gamma": 0.3}, "f1": 0.99, "subset": 900},
+             {**row, "seed": 1, "params": {"gamma": 0.3}, "f1": 0.99, "dataset": "mnist"},
+             {**row, "seed": 0, "params": {"gamma": 0.3}, "f1": 0.99, "loss": "ce"}]
+    rows = [{**r, "key": str(i)} for i, r in enumerate(rows)]
     cache = tmp_path / "passes.jsonl"
     cache.write_text("".join(json.dumps(row) + "\n" for row in rows))
     saved = tmp_path / "out" / "ce_passes"
@@ -55,7 +65,7 @@ def fitted(tmp_path_factory):
         noise[seed] = estimate_noise(given, probs)
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "gamma_rule_fit.py"),
                            "--cache", str(cache), "--kinds", "asymmetric", "--rates", "0.3",
-                           "--out", str(tmp_path / "out")],
+                           "--out", str(tmp_path / "out"), "--ce-passes", str(saved)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     return tmp_path / "out", noise
@@ -81,12 +91,15 @@ def test_each_rule_is_scored_between_its_seeds_grid_passes(fitted):
         assert float(gap) == pytest.approx(best - f1, abs=1e-3)
     # the pair flips lift the structure rule's gamma toward the peak: a smaller gap
     assert float(rows["noise_structure"][6]) < float(rows["noise_estimate"][6]) - 0.1
+    # classes 0-4 lose 0.3 of their samples: the largest per-class rate reads about 0.3
+    assert abs(float(rows["largest class rate"][2]) - parameter_for_noise("blurry", 0.3)) < 0.06
+    assert "Cases: 2 (asymmetric; seeds [0, 1])" in summary
 
 
 def test_the_search_scores_a_and_b_with_the_same_interpolation(fitted):
     out, noise = fitted
     search = pd.read_csv(out / "structure_search.csv")
-    assert len(search) == 9 * 11 and search["mean"].is_monotonic_increasing
+    assert len(search) == 9 * 11 and search.iloc[0]["mean"] == search["mean"].min()
     row = search[(search.a == 0.0) & (search.b == 3.0)].iloc[0]   # the default rule
     best = np.mean([curve(0.6, 0), curve(0.6, 1)])
     f1 = np.mean([np.interp(parameter_for_structure("blurry", n), GRID,

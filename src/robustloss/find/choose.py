@@ -18,11 +18,12 @@ same cross-entropy pass: the *flip rate*, the fraction of a class's samples carr
 most common wrong label (cleanlab's noise matrix, averaged over classes with the weight of
 their wrong labels), about eta / (K - 1) under symmetric noise and eta under pair flips;
 gamma is then at least BASE + SLOPE x flip rate (STRUCTURE): 3 x flip, fitted on digits
-(symmetric and class-dependent noise, 3 seeds). A variant with a floor, 0.3 + 1.5 x flip,
-tied there and did better on digits' instance-dependent noise, but on the independent check
-(a Fashion-MNIST subset, symmetric eta 0.1, where hard images make the model unsure and the
-best gamma is low) its floor cost 0.033 F1 against the paper relation (0.677 vs 0.710),
-which 3 x flip leaves alone there (README: "How good is the automatic gamma?").
+(symmetric and class-dependent noise, 3 seeds; scripts/gamma_rule_fit.py). A variant with a
+floor, 0.3 + 1.5 x flip, came close there and did better on digits' instance-dependent
+noise, but on the independent check (a Fashion-MNIST subset, symmetric eta 0.1, where hard
+images make the model unsure and the best gamma is low) its floor cost 0.033 F1 against the
+paper relation (0.677 vs 0.710), which 3 x flip leaves alone there (README: "How good is
+the automatic gamma?").
 """
 
 from __future__ import annotations
@@ -64,14 +65,18 @@ def noise_matrix(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray
 
 def estimate_noise(labels: np.ndarray, pred_probs: np.ndarray) -> NoiseEstimate:
     """Both readings of the joint J and noise matrix T (``noise_matrix``): rate = 1 -
-    trace(J); with r_k = 1 - T[k, k], flip = sum_k w_k max_{s != k} T[s, k] / sum_k w_k,
-    w_k = r_k * P(true = k)."""
+    trace(J); the flip rate (``flip_rate``)."""
     joint, matrix = noise_matrix(labels, pred_probs)
+    return NoiseEstimate(float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)), flip_rate(joint, matrix))
+
+
+def flip_rate(joint: np.ndarray, matrix: np.ndarray) -> float:
+    """With r_k = 1 - T[k, k]: sum_k w_k max_{s != k} T[s, k] / sum_k w_k, w_k = r_k *
+    P(true = k) (0 when no label looks wrong)."""
     wrong = matrix.copy()
     np.fill_diagonal(wrong, 0.0)
     weight = joint.sum(axis=0) * wrong.sum(axis=0)
-    flip = float((wrong.max(axis=0) * weight).sum() / weight.sum()) if weight.sum() > 0 else 0.0
-    return NoiseEstimate(float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)), flip)
+    return float((wrong.max(axis=0) * weight).sum() / weight.sum()) if weight.sum() > 0 else 0.0
 
 
 def estimate_noise_rate(labels: np.ndarray, pred_probs: np.ndarray) -> float:
@@ -99,12 +104,14 @@ def parameter_for_noise(loss: str, eta: float) -> float:
     return round(float(np.interp(eta, etas, values)), 4)
 
 
-def parameter_for_structure(loss: str, noise: NoiseEstimate) -> float:
+def parameter_for_structure(loss: str, noise: NoiseEstimate,
+                            rule: tuple[float, float] | None = None) -> float:
     """``parameter_for_noise`` at the noise rate, raised to BASE + SLOPE x the flip rate
-    (STRUCTURE) where that is larger (Blurry Loss; other losses: ``parameter_for_noise``
-    alone, not measured)."""
+    where that is larger, at most LARGEST: (BASE, SLOPE) = ``rule``, else STRUCTURE[loss]
+    (Blurry Loss; other losses: ``parameter_for_noise`` alone, not measured)."""
     value = parameter_for_noise(loss, noise.rate)
-    if loss in STRUCTURE:
-        base, slope = STRUCTURE[loss]
+    rule = rule or STRUCTURE.get(loss)
+    if rule is not None:
+        base, slope = rule
         value = max(value, min(base + slope * noise.flip, LARGEST[loss]))
     return round(value, 4)
