@@ -230,7 +230,8 @@ def summarise(done: dict, out: Path, grids: dict) -> None:
     automatic value, an earlier run's grid) does not count as a grid point."""
     rows = pd.DataFrame([r for r in done.values() if r["loss"] != "ce"])
     rows["kind"] = rows.get("kind", "symmetric").fillna("symmetric")
-    rows["auto"] = rows.get("auto", False).fillna(False).replace({True: "noise_estimate"})
+    auto = rows.get("auto", pd.Series(None, rows.index)).astype(object)
+    rows["auto"] = auto.where(auto.notna(), False).replace({True: "noise_estimate"})
     rows["value"] = rows.params.map(lambda p: next(iter(p.values())))
     rows["subset"] = rows.subset.astype(object).where(rows.subset.notna(), "all")
     rows["protocol"] = rows.get("protocol", "paper").fillna("paper")
