@@ -124,9 +124,10 @@ def test_every_setting_is_in_the_identity_unless_declared_not_to_change_results(
     """Derived from the settings, not a hand list: every leaf of the settings is in the
     identity with its value, except the ones the code declares result-neutral (device,
     dynamics, dataset.root, NOT_IDENTITY's parameters, noise parameters the kind does not
-    read); and changing any identity leaf changes the id."""
+    read, NEW_PARAMS_AT_DEFAULT's parameters at that default); and changing any identity leaf
+    changes the id."""
     from robustloss.components.noise import KIND_PARAMS
-    from robustloss.experiments.settings import NOT_IDENTITY
+    from robustloss.experiments.settings import NEW_PARAMS_AT_DEFAULT, NOT_IDENTITY
     from robustloss.records import record_id
 
     settings = robustloss.compose(overrides)
@@ -134,6 +135,9 @@ def test_every_setting_is_in_the_identity_unless_declared_not_to_change_results(
     identity = _leaves(settings.identity())
     declared = {("device",), ("dynamics",), ("dataset", "root")}
     declared |= {(part, "params", name) for part, names in NOT_IDENTITY.items() for name in names}
+    declared |= {(part, "params", name) for part, defaults in NEW_PARAMS_AT_DEFAULT.items()
+                 for name, default in defaults.items()
+                 if getattr(settings, part).params.get(name) == default}
     kind = settings.noise.kind
     declared |= {("noise", name) for name in ("kind", "flips", "spread")
                  if kind == "symmetric" or (name != "kind" and name not in KIND_PARAMS[kind])}

@@ -157,6 +157,19 @@ def test_ids_differ_by_kind_and_symmetric_ids_are_unchanged():
     assert ids["symmetric"] == "2091591a5346e25a"
 
 
+def test_the_default_width_keeps_earlier_ids_and_a_wider_model_gets_its_own():
+    """small_cnn's widen (find-issues' --width) came after records existed: at 1, the network
+    built before, it stays out of the identity; at 2 it names another experiment."""
+    wide = ExperimentSettings.from_dict({
+        "dataset": {"name": "digits"}, "loss": {"name": "ce"},
+        "model": {"name": "small_cnn", "widen": 2}, "detector": {"name": "confident_learning"},
+        "noise": {"rate": 0.2}})
+    assert settings().model.params["widen"] == 1                 # completed from the factory
+    assert "widen" not in settings().identity()["model"]["params"]
+    assert settings().id == "2091591a5346e25a"
+    assert wide.identity()["model"]["params"]["widen"] == 2 and wide.id != settings().id
+
+
 def test_parameters_a_kind_does_not_read_leave_its_id_alone():
     assert settings(kind="pairflip", spread=0.3).id == settings(kind="pairflip").id
     assert settings(kind="instance", spread=0.3).id != settings(kind="instance").id

@@ -39,6 +39,10 @@ NOT_IDENTITY = {
     "model": ("allow_download",),
     "detector": ("n_jobs",),
 }
+# Parameters added after records existed, with the value that builds what was built before
+# they existed: at that value they stay out of the identity, so earlier records keep their ids
+# (as symmetric noise does without a kind).
+NEW_PARAMS_AT_DEFAULT = {"model": {"widen": 1}}
 # Arguments a registry fills itself (not settings).
 _FIXED = {"root", "input_shape", "num_classes", "labels", "pred_probs", "self"}
 
@@ -205,6 +209,11 @@ class ExperimentSettings:
         for part, names in NOT_IDENTITY.items():
             for name in names:
                 values[part]["params"].pop(name, None)
+        for part, defaults in NEW_PARAMS_AT_DEFAULT.items():
+            params = values[part]["params"]
+            for name, default in defaults.items():
+                if name in params and params[name] == default:
+                    del params[name]
         values["pipeline_version"] = PIPELINE_VERSION
         return values
 
