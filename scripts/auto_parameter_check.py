@@ -47,9 +47,15 @@ SUMMARY_METHODS = ("noise_estimate", "noise_structure", "robust_estimate", "plan
                    *(f"planting_{c}" for c in CONTROLS))
 
 
+def subset_used(dataset: str, subset: int | None) -> int | None:
+    """The subset a case runs on as cache keys name it: None when it covers the dataset."""
+    return subset if subset and subset < len(load(dataset)) else None
+
+
 def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
     full = load(dataset)
-    data = full.subset(subset, seed=seed) if subset and subset < len(full) else full
+    subset = subset_used(dataset, subset)
+    data = full.subset(subset, seed=seed) if subset else full
     noisy, corrupted = corrupt(kind, data.labels, data.num_classes, rate, seed,
                                dataset=dataset, images=data.images)
     user = UserData(data.images, noisy, [str(k) for k in range(data.num_classes)],
@@ -92,9 +98,7 @@ def main() -> None:
              for k in args.kinds.split(",") for r in args.rates.split(",")
              for s in args.seeds.split(",")]
     for dataset, kind, rate, seed in cases:
-        subset = args.digits_subset if dataset == "digits" else args.subset
-        if dataset == "digits" and subset and subset >= 1797:  # all of digits: its cache key
-            subset = None
+        subset = subset_used(dataset, args.digits_subset if dataset == "digits" else args.subset)
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)

@@ -38,6 +38,7 @@ from robustloss.find.choose import (
     NoiseEstimate,
     flip_rate,
     noise_matrix,
+    noise_rate,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -65,7 +66,7 @@ def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
     """The noise readings the rules use."""
     joint, matrix = noise_matrix(labels, probs)
     prior, rates = joint.sum(axis=0), 1.0 - np.diag(matrix)
-    return {"eta_hat": float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)),
+    return {"eta_hat": noise_rate(joint),
             "flip": flip_rate(joint, matrix), "largest class": float(rates.max()),
             "where the errors are": float((rates ** 2 * prior).sum()
                                           / max((rates * prior).sum(), 1e-12))}

@@ -66,10 +66,15 @@ def noise_matrix(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray
 
 
 def estimate_noise(labels: np.ndarray, pred_probs: np.ndarray) -> NoiseEstimate:
-    """Both readings of the joint J and noise matrix T (``noise_matrix``): rate = 1 -
-    trace(J); the flip rate (``flip_rate``)."""
+    """Both readings of the joint J and noise matrix T (``noise_matrix``): the noise rate
+    (``noise_rate``) and the flip rate (``flip_rate``)."""
     joint, matrix = noise_matrix(labels, pred_probs)
-    return NoiseEstimate(float(np.clip(1.0 - np.trace(joint), 0.0, 1.0)), flip_rate(joint, matrix))
+    return NoiseEstimate(noise_rate(joint), flip_rate(joint, matrix))
+
+
+def noise_rate(joint: np.ndarray) -> float:
+    """The fraction of wrong labels the joint J[given, true] implies: 1 - trace(J)."""
+    return float(np.clip(1.0 - np.trace(joint), 0.0, 1.0))
 
 
 def flip_rate(joint: np.ndarray, matrix: np.ndarray) -> float:
