@@ -3,7 +3,7 @@ labels, against the human review of Northcutt et al. (2021): of 100 test images 
 Confident Learning flagged, reviewers confirmed 15 as label errors and judged 85 correctly
 labelled (``<data>/label-errors/mnist_test_label_errors.csv``).
 
-``find_label_issues`` with its defaults (gamma / c from the noise estimate) for each loss of
+``find_label_issues`` with its defaults (gamma / c from the noise estimates) for each loss of
 --losses and each protocol of --protocols, and cross-entropy from the same run's comparison
 (its first pass, so its numbers are those of ``robustloss find-issues --loss ce``; the
 losses after the first take their automatic value from that pass's noise estimate instead
@@ -87,7 +87,7 @@ def main() -> None:
             eta, choice = attrs["estimated_noise_rate"], attrs["choice"]
             if choice and "estimated_flip_rate" in choice:
                 noise = NoiseEstimate(eta, choice["estimated_flip_rate"])
-            rows[f"{protocol}: {loss} ({name}, by {attrs['choice']['by']})"] = \
+            rows[f"{protocol}: {loss} ({name}, by {(choice or {}).get('by', 'hand')})"] = \
                 review_counts(table, reviewed)
             if "flagged_ce" in table:
                 rows[f"{protocol}: ce"] = review_counts(table, reviewed, "flagged_ce", "rank_ce")

@@ -49,3 +49,36 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert len((tmp_path / "passes.jsonl").read_text().splitlines()) == len(rows)
     assert "F1" not in again.stdout.split("| dataset")[0]            # no pass printed
+
+
+def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_rows(tmp_path,
+                                                                                   monkeypatch):
+    """planting_draw / planting_all rows are summarised each under its own name; a row
+    labelled plain "planting" (earlier runs stored their day's default under it) is not
+    counted under either."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "auto_parameter_check", REPO / "scripts" / "auto_parameter_check.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)   # its dataclasses look it up there
+    spec.loader.exec_module(script)
+    case = {"dataset": "digits", "subset": None, "rate": 0.2, "kind": "asymmetric",
+            "loss": "blurry", "protocol": "paper"}
+    rows = []
+    for seed in (0, 1):
+        rows += [{**case, "seed": seed, "params": {"gamma": 0.2}, "f1": 0.80 + seed / 100},
+                 {**case, "seed": seed, "params": {"gamma": 0.6}, "f1": 0.90 + seed / 100},
+                 {**case, "seed": seed, "params": {"gamma": 0.6}, "f1": 0.90 + seed / 100,
+                  "auto": "planting_draw"},
+                 {**case, "seed": seed, "params": {"gamma": 0.2}, "f1": 0.80 + seed / 100,
+                  "auto": "planting_all"},
+                 {**case, "seed": seed, "params": {"gamma": 0.4}, "f1": 0.5, "auto": "planting"}]
+    done = {str(i): row for i, row in enumerate(rows)}
+    script.summarise(done, tmp_path, {"blurry": [0.2, 0.6]})
+    line = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
+    assert line["best grid value"] == 0.6 and line["best grid F1"] == pytest.approx(0.905)
+    assert line["planting_draw value"] == 0.6 and line["planting_draw gap"] == pytest.approx(0)
+    assert line["planting_all value"] == 0.2 and line["planting_all gap"] == pytest.approx(0.1)
+    assert line["planting_draw seeds"] == line["planting_all seeds"] == 2
+    assert not any(column.startswith("planting ") for column in line.index)

@@ -393,6 +393,34 @@ def test_bad_inputs_fail_in_one_line_before_training(tmp_path, monkeypatch, case
         assert "Traceback" not in run.stderr and "pass 1" not in run.stderr   # nothing trained
 
 
+def test_the_report_says_what_the_automatic_value_was_read_from():
+    """noise_structure raises Blurry Loss's gamma with the flip rate, not Piecewise-zero's c:
+    the report names the flip rate for the first only."""
+    from robustloss.find.report import choice_text
+
+    structure = {"by": "noise_structure", "estimated_noise_rate": 0.1, "estimated_flip_rate": 0.2}
+    assert "20.0% of a class's samples" in choice_text({"choice": structure, "loss": "blurry"})
+    assert choice_text({"choice": structure, "loss": "piecewise_zero"}) == \
+        ", chosen from the estimated noise rate"
+    assert choice_text({"choice": None, "loss": "blurry"}) == ""
+
+
+def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path):
+    """A folder of 16-bit PNGs (a microscope's or a scanner's) reads as the same picture in 8
+    bits: value // 256, not every value above 255 turned white; 8-bit ones stay as they are."""
+    deep = np.array([[0, 1000], [40000, 65535]], dtype=np.uint16)
+    for name, picture in [("a", Image.fromarray(deep)),
+                          ("b", Image.fromarray((deep // 256).astype(np.uint8)))]:
+        (tmp_path / name).mkdir()
+        picture.save(tmp_path / name / "0.png")
+    assert Image.open(tmp_path / "a" / "0.png").mode.startswith("I")   # read back as 16 bits
+    data = load_user_data(tmp_path)
+    expected = (deep // 256).astype(np.uint8)
+    assert data.kind == "images" and tuple(data.inputs.shape) == (2, 1, 2, 2)
+    assert np.array_equal(data.inputs[0, 0].numpy(), expected)
+    assert np.array_equal(data.inputs[1, 0].numpy(), expected)
+
+
 def test_load_user_data_resizes_mixed_image_sizes(tmp_path):
     for i, size in enumerate([(8, 8), (20, 12), (40, 40)]):
         path = tmp_path / ("a" if i % 2 else "b") / f"{i}.png"

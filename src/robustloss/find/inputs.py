@@ -110,7 +110,7 @@ def read_image_folder(root: Path, image_size: int | None = None) -> UserData:
     mode = "L" if grey else "RGB"
     arrays = []
     for picture in pictures:
-        picture = picture.convert(mode)
+        picture = eight_bit(picture).convert(mode)
         if side is not None and picture.size != (side, side):
             picture = picture.resize((side, side), Image.Resampling.BILINEAR)
         array = np.asarray(picture, dtype=np.uint8)
@@ -119,6 +119,20 @@ def read_image_folder(root: Path, image_size: int | None = None) -> UserData:
     labels = np.array(folder.targets, dtype=np.int64)
     names = [str(Path(file).relative_to(root)) for file, _ in folder.samples]
     return UserData(images, labels, list(folder.classes), names, str(root), "images")
+
+
+def eight_bit(picture):
+    """A 16-bit grey image (mode "I;16", or "I" holding values above 255, as Pillow opens
+    16-bit PNGs) scaled to 8 bits (value // 256); ``convert("L")`` would clip it at 255,
+    turning it white. Other images as they are."""
+    from PIL import Image
+
+    if not picture.mode.startswith("I"):
+        return picture
+    values = np.asarray(picture, dtype=np.int64)
+    if picture.mode.startswith("I;16") or values.max() > 255:
+        values = values // 256
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), mode="L")
 
 
 def read_npz(path: Path) -> UserData:

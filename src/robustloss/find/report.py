@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from robustloss.find.choose import STRUCTURE
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
@@ -105,7 +107,7 @@ def choice_text(attrs: dict) -> str:
         scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
         return (f", chosen by planting {choice['planted']} known errors and keeping the value "
                 f"that recovered them best (F1 {scores})")
-    if choice["by"] == "noise_structure":
+    if choice["by"] == "noise_structure" and attrs.get("loss") in STRUCTURE:
         return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
