@@ -239,12 +239,12 @@ def summarise(done: dict, out: Path, grids: dict) -> None:
     means) against each automatic method. A cached pass at a value off that grid (an
     automatic value, an earlier run's grid) does not count as a grid point."""
     rows = pd.DataFrame([r for r in done.values() if r["loss"] != "ce"])
-    rows["kind"] = rows.get("kind", "symmetric").fillna("symmetric")
+    rows["kind"] = rows.get("kind", pd.Series("symmetric", rows.index)).fillna("symmetric")
     auto = rows.get("auto", pd.Series(None, rows.index)).astype(object)
     rows["auto"] = auto.where(auto.notna(), False).replace({True: "noise_estimate"})
     rows["value"] = rows.params.map(lambda p: next(iter(p.values())))
     rows["subset"] = rows.subset.astype(object).where(rows.subset.notna(), "all")
-    rows["protocol"] = rows.get("protocol", "paper").fillna("paper")
+    rows["protocol"] = rows.get("protocol", pd.Series("paper", rows.index)).fillna("paper")
     lines, case = [], ["dataset", "subset", "protocol", "kind", "rate", "loss"]
     for (dataset, subset, protocol, kind, rate, loss), group in rows.groupby(case):
         on_grid = (group.auto == False) & group.value.isin(grids.get(loss, GRIDS[loss]))  # noqa: E712

@@ -96,7 +96,7 @@ def grid_curves(cache: Path) -> pd.DataFrame:
     rows = rows[(rows.loss == "blurry") & (rows.dataset == "digits") & subset.isna()
                 & (protocol == "paper")]  # all of digits, the paper protocol: as ce_pass
     rows = rows.assign(gamma=rows.params.map(lambda p: p["gamma"]),
-                       kind=rows.kind.fillna("symmetric"))
+                       kind=rows.get("kind", pd.Series("symmetric", rows.index)).fillna("symmetric"))
     return rows[rows.gamma.isin(GRID)][["kind", "rate", "seed", "gamma", "f1"]]
 
 
