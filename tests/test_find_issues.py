@@ -205,6 +205,45 @@ def feature_table(tmp_path, kind: str) -> tuple[Path, set]:
     return path, set(wrong.tolist())
 
 
+def test_labels_are_read_as_written(tmp_path):
+    """Text labels keep their spelling: "NA" and "None" are classes (not missing), "007" and
+    "7" are two; integer labels sort as numbers; an empty label is refused, naming its row."""
+    labels = ["NA", "None", "007", "7", "10", "2"] * 5
+    features = np.random.default_rng(0).normal(size=(len(labels), 3)).astype(np.float32)
+    pd.DataFrame(features, columns=["a", "b", "c"]).assign(label=labels).to_csv(
+        tmp_path / "t.csv", index=False)
+    data = load_user_data(tmp_path / "t.csv")
+    assert data.class_names == ["007", "10", "2", "7", "NA", "None"]
+    assert [data.class_names[k] for k in data.labels] == labels
+    np.save(tmp_path / "f.npy", features)
+    (tmp_path / "numbers.txt").write_text("\n".join(["10", "2", "1"] * 10) + "\n")
+    numbered = load_user_data(tmp_path / "f.npy", labels_path=tmp_path / "numbers.txt")
+    assert numbered.class_names == ["1", "2", "10"] and numbered.labels[:3].tolist() == [2, 1, 0]
+    blank = pd.DataFrame(features, columns=["a", "b", "c"]).assign(label=labels)
+    blank.loc[4, "label"] = ""
+    blank.to_csv(tmp_path / "blank.csv", index=False)
+    with pytest.raises(ValueError, match=r"blank.csv: missing labels in rows \[4\]"):
+        load_user_data(tmp_path / "blank.csv")
+
+
+def test_a_column_numbering_the_rows_is_not_a_feature(tmp_path, caplog):
+    """A table saved with its index (``to_csv``'s default: "Unnamed: 0") and sorted by class:
+    the row numbers would give the class away; they are left out, and the log says so."""
+    labels = np.repeat([0, 1, 2], 10)
+    features = np.random.default_rng(0).normal(size=(30, 4))
+    table = pd.DataFrame(features, columns=list("abcd")).assign(label=labels, id=np.arange(1, 31))
+    table.to_csv(tmp_path / "sorted.csv")                             # index written too
+    with caplog.at_level("INFO", logger="robustloss.find"):
+        data = load_user_data(tmp_path / "sorted.csv")
+    assert tuple(data.inputs.shape) == (30, 4)
+    assert np.allclose(data.inputs.numpy(), features.astype(np.float32))
+    assert "['Unnamed: 0', 'id'] number the rows" in caplog.text
+    table[["label", "id"]].to_csv(tmp_path / "only_ids.csv", index=False)
+    with pytest.raises(ValueError, match=r"no numeric feature columns besides 'label' and the "
+                                         r"row numbers \['id'\]"):
+        load_user_data(tmp_path / "only_ids.csv")
+
+
 @pytest.mark.parametrize("kind", ["csv", "parquet", "npy"])
 def test_feature_tables_train_an_mlp_head(tmp_path, kind):
     path, wrong = feature_table(tmp_path, kind)

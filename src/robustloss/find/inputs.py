@@ -14,6 +14,8 @@ value (a ValueError / FileNotFoundError that the command line reports as such).
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pandas as pd
 import torch
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".npy")
+log = logging.getLogger("robustloss.find")
 
 
 @dataclass
@@ -47,13 +50,35 @@ class UserData:
 
 def encode_labels(values, source: str) -> tuple[np.ndarray, list[str]]:
     """Any label values (strings or integers) -> int64 codes 0..K-1 and the K class names,
-    sorted (numerically where all labels are integers)."""
+    sorted (numerically where all labels are integers, also when read as text: "2" before
+    "10"). Text labels stay as written ("NA" is a class, "007" and "7" are two); a missing
+    or empty label is an error."""
     values = pd.Series(np.asarray(values))
+    numbers = values.dtype.kind in "iubf"
+    if not numbers:  # text, as written
+        values = values.where(values.isna(), values.astype(str).str.strip())
+        values = values.mask(values == "")
     if values.isna().any():
         rows = values.index[values.isna()][:5].tolist()
         raise ValueError(f"{source}: missing labels in rows {rows}")
-    codes, classes = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), [str(c) for c in classes]
+    if numbers:
+        codes, classes = pd.factorize(values, sort=True)
+        return codes.astype(np.int64), [str(c) for c in classes]
+    names = values.unique().tolist()
+    whole = all(re.fullmatch(r"-?\d+", name) for name in names)
+    classes = sorted(names, key=lambda name: (int(name), name) if whole else (0, name))
+    index = {name: k for k, name in enumerate(classes)}
+    return np.array(values.map(index), dtype=np.int64), classes  # a writable copy
+
+
+def row_numbers(table: pd.DataFrame) -> list[str]:
+    """Columns that number the rows (0..N-1 or 1..N in order, e.g. the index ``to_csv``
+    writes as "Unnamed: 0"): not features. A model would learn the class from them wherever
+    the rows are sorted by class, and stop seeing the errors."""
+    n = len(table)
+    return [column for column in table.columns if table[column].dtype.kind in "iu" and n > 1
+            and (np.array_equal(table[column], np.arange(n))
+                 or np.array_equal(table[column], np.arange(1, n + 1)))]
 
 
 def check_classes(data: UserData, folds: int) -> UserData:
@@ -173,10 +198,18 @@ def read_feature_table(path: Path, label_column: str = "label",
         if label_column not in table.columns:
             raise ValueError(f"{path}: no label column {label_column!r}; columns are "
                              f"{list(table.columns)[:12]} (choose one with --label-column)")
-        raw_labels = table.pop(label_column).to_numpy()
+        raw_labels = table.pop(label_column)
+        if path.suffix == ".csv":  # the labels as written, not as pandas would type them
+            raw_labels = pd.read_csv(path, usecols=[label_column], dtype=str,
+                                     keep_default_na=False)[label_column]
         numeric = table.select_dtypes("number")
+        numbering = row_numbers(numeric)
+        if numbering:
+            log.info("%s: column(s) %s number the rows; not used as features", path, numbering)
+            numeric = numeric.drop(columns=numbering)
         if numeric.shape[1] == 0:
-            raise ValueError(f"{path}: no numeric feature columns besides {label_column!r}")
+            raise ValueError(f"{path}: no numeric feature columns besides {label_column!r}"
+                             + (f" and the row numbers {numbering}" if numbering else ""))
         names = [f"row {i}" for i in table.index]
         features = numeric.to_numpy()
     features = np.array(features, dtype=np.float32)  # a writable copy
@@ -192,4 +225,4 @@ def read_label_file(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"no labels file {path}")
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
-    return pd.read_csv(path, header=None).iloc[:, 0].to_numpy()
+    return pd.read_csv(path, header=None, dtype=str, keep_default_na=False).iloc[:, 0].to_numpy()
