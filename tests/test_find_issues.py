@@ -401,7 +401,7 @@ def write_png(path: Path, value=0):
 ])
 def test_bad_inputs_fail_in_one_line_before_training(tmp_path, monkeypatch, case, message):
     """In process for every case (training patched to fail if reached); through the command
-    line for one, for the single line and the exit status."""
+    line for two, for the single line, the exit status and no output folder left behind."""
     target = tmp_path / "data"
     if case in ("unreadable", "one_class", "small_class"):
         for i in range(6):
@@ -424,12 +424,13 @@ def test_bad_inputs_fail_in_one_line_before_training(tmp_path, monkeypatch, case
     monkeypatch.setattr(find_core, "out_of_fold", no_training)
     with pytest.raises(UserError, match=re.escape(message)):
         robustloss.find_label_issues(target, progress=False)
-    if case == "unreadable":
+    if case in ("unreadable", "small_class"):  # a reading check and a check of the classes
         run = robustloss_cli("find-issues", target, "--out", tmp_path / "out", timeout=120)
         assert run.returncode == 2, run.stderr
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("robustloss: error:") and message in lines[0]
         assert "Traceback" not in run.stderr and "pass 1" not in run.stderr   # nothing trained
+        assert not (tmp_path / "out").exists()                # and no empty folder left behind
 
 
 def test_the_report_says_what_the_automatic_value_was_read_from():

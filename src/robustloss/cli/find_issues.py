@@ -70,7 +70,8 @@ def find_issues_parser() -> argparse.ArgumentParser:
 
 
 def output_folder(args) -> Path:
-    """The output folder; one holding another input's results is refused (never merged)."""
+    """The output folder, not yet created; one holding another input's results is refused
+    (never merged)."""
     source = str(Path(args.path).expanduser().resolve())
     out = Path(args.out) if args.out else Path("label_issues") / Path(source).name
     previous = out / "find_issues.json"
@@ -82,6 +83,12 @@ def output_folder(args) -> Path:
         if earlier != source:
             raise UserError(f"{out} holds the results of another input ({earlier}); "
                             "choose another --out or add --force")
+    return out
+
+
+def create(out: Path) -> Path:
+    """Create the output folder (after the input was read: bad input leaves none behind),
+    before any training."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -92,7 +99,7 @@ def output_folder(args) -> Path:
 def run_find_issues(args) -> int:
     from robustloss.experiments.provenance import git_commit, package_versions
     from robustloss.find.core import FindSettings, find_label_issues
-    from robustloss.find.inputs import load_user_data
+    from robustloss.find.inputs import check_classes, load_user_data
     from robustloss.find.report import summary_line, write_report
 
     if args.review < 1:
@@ -103,7 +110,9 @@ def run_find_issues(args) -> int:
     settings = {f.name: getattr(args, f.name) for f in fields(FindSettings)}
     start = time.perf_counter()
     with as_user_errors():
-        data = load_user_data(args.path, args.label_column, args.labels, args.image_size)
+        data = check_classes(load_user_data(args.path, args.label_column, args.labels,
+                                            args.image_size), args.folds)
+    create(out)
     table = find_label_issues(data, progress=not args.quiet, **settings)
     seconds = time.perf_counter() - start
     table.to_csv(out / "label_issues.csv", index=False)
