@@ -125,7 +125,7 @@ def main() -> None:
                 by_planting(case, loss, done, cache_path, device)
             if "robust_estimate" in methods:
                 by_robust_estimate(case, loss, ce["eta_hat"], done, cache_path, device)
-    summarise(done, out, grids)
+    summarise(done, out, grids, {int(s) for s in args.seeds.split(",")})
 
 
 @dataclass
@@ -234,11 +234,14 @@ def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, d
     return store(row, done, cache_path)
 
 
-def summarise(done: dict, out: Path, grids: dict) -> None:
+def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None) -> None:
     """Per dataset, kind, eta and loss: the best of ``grids[loss]`` (the grid asked for; seed
-    means) against each automatic method. A cached pass at a value off that grid (an
-    automatic value, an earlier run's grid) does not count as a grid point."""
-    rows = pd.DataFrame([r for r in done.values() if r["loss"] != "ce"])
+    means) against each automatic method, over ``seeds`` (the run's: the cache may hold grid
+    passes of other seeds, whose automatic rows this run did not read). A cached pass at a
+    value off that grid (an automatic value, an earlier run's grid) does not count as a grid
+    point."""
+    rows = pd.DataFrame([r for r in done.values()
+                         if r["loss"] != "ce" and (seeds is None or r["seed"] in seeds)])
     rows["kind"] = rows.get("kind", pd.Series("symmetric", rows.index)).fillna("symmetric")
     auto = rows.get("auto", pd.Series(None, rows.index)).astype(object)
     rows["auto"] = auto.where(auto.notna(), False).replace({True: "noise_estimate"})

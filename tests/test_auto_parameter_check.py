@@ -55,7 +55,7 @@ def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_
                                                                                    monkeypatch):
     """planting_draw / planting_all rows are summarised each under its own name; a row
     labelled plain "planting" (earlier runs stored their day's default under it) is not
-    counted under either."""
+    counted under either; a run over one seed compares that seed's grid passes only."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -82,3 +82,6 @@ def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_
     assert line["planting_all value"] == 0.2 and line["planting_all gap"] == pytest.approx(0.1)
     assert line["planting_draw seeds"] == line["planting_all seeds"] == 2
     assert not any(column.startswith("planting ") for column in line.index)
+    script.summarise(done, tmp_path, {"blurry": [0.2, 0.6]}, seeds={1})   # one seed's run
+    line = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
+    assert line["best grid F1"] == pytest.approx(0.91) and line["planting_draw seeds"] == 1
