@@ -49,7 +49,7 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 # value, and the value for that estimate (one more pass when it differs)
 METHODS = ("noise_estimate", "noise_structure", "planting", "robust_estimate")
 # how each method's rows are labelled in the summary: planting once per way to score its
-# passes (planting_all is find-issues' default). Rows labelled plain "planting" came from
+# passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
 SUMMARY_METHODS = ("noise_estimate", "noise_structure", "robust_estimate",
@@ -234,6 +234,11 @@ def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, d
     return store(row, done, cache_path)
 
 
+def filled(rows: pd.DataFrame, column: str, default) -> pd.Series:
+    """``rows[column]`` with ``default`` where a cached row predates it (or all do)."""
+    return rows.get(column, pd.Series(default, rows.index)).fillna(default)
+
+
 def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None) -> None:
     """Per dataset, kind, eta and loss: the best of ``grids[loss]`` (the grid asked for; seed
     means) against each automatic method, over ``seeds`` (the run's: the cache may hold grid
@@ -242,12 +247,12 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
     point."""
     rows = pd.DataFrame([r for r in done.values()
                          if r["loss"] != "ce" and (seeds is None or r["seed"] in seeds)])
-    rows["kind"] = rows.get("kind", pd.Series("symmetric", rows.index)).fillna("symmetric")
+    rows["kind"] = filled(rows, "kind", "symmetric")
     auto = rows.get("auto", pd.Series(None, rows.index)).astype(object)
     rows["auto"] = auto.where(auto.notna(), False).replace({True: "noise_estimate"})
     rows["value"] = rows.params.map(lambda p: next(iter(p.values())))
     rows["subset"] = rows.subset.astype(object).where(rows.subset.notna(), "all")
-    rows["protocol"] = rows.get("protocol", pd.Series("paper", rows.index)).fillna("paper")
+    rows["protocol"] = filled(rows, "protocol", "paper")
     lines, case = [], ["dataset", "subset", "protocol", "kind", "rate", "loss"]
     for (dataset, subset, protocol, kind, rate, loss), group in rows.groupby(case):
         on_grid = (group.auto == False) & group.value.isin(grids.get(loss, GRIDS[loss]))  # noqa: E712

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from auto_parameter_check import planted, read_cache
+from auto_parameter_check import filled, planted, read_cache
 
 from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import (
@@ -91,12 +91,12 @@ def grid_curves(cache: Path) -> pd.DataFrame:
     rows = pd.DataFrame(read_cache(cache).values())
     if "auto" in rows:  # the automatic methods' rows are not grid passes
         rows = rows[rows["auto"].isna()]
-    protocol = rows.get("protocol", pd.Series("paper", rows.index)).fillna("paper")
+    protocol = filled(rows, "protocol", "paper")
     subset = rows.get("subset", pd.Series(np.nan, rows.index))
     rows = rows[(rows.loss == "blurry") & (rows.dataset == "digits") & subset.isna()
                 & (protocol == "paper")]  # all of digits, the paper protocol: as ce_pass
     rows = rows.assign(gamma=rows.params.map(lambda p: p["gamma"]),
-                       kind=rows.get("kind", pd.Series("symmetric", rows.index)).fillna("symmetric"))
+                       kind=filled(rows, "kind", "symmetric"))
     return rows[rows.gamma.isin(GRID)][["kind", "rate", "seed", "gamma", "f1"]]
 
 

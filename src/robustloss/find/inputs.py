@@ -192,14 +192,15 @@ def read_feature_table(path: Path, label_column: str = "label",
         names = [f"row {i}" for i in range(len(features))]
     else:
         try:
-            table = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+            table = (pd.read_parquet(path) if path.suffix in (".parquet", ".pq")
+                     else pd.read_csv(path, dtype={label_column: str}))  # labels as written
         except Exception as error:  # noqa: BLE001  (pandas raises many kinds)
             raise ValueError(f"{path}: unreadable table ({type(error).__name__}: {error})") from None
         if label_column not in table.columns:
             raise ValueError(f"{path}: no label column {label_column!r}; columns are "
                              f"{list(table.columns)[:12]} (choose one with --label-column)")
         raw_labels = table.pop(label_column)
-        if path.suffix == ".csv":  # the labels as written, not as pandas would type them
+        if path.suffix == ".csv" and raw_labels.isna().any():  # "NA", "None": text or empty?
             raw_labels = pd.read_csv(path, usecols=[label_column], dtype=str,
                                      keep_default_na=False)[label_column]
         numeric = table.select_dtypes("number")
