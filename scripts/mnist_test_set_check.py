@@ -12,7 +12,10 @@ many of the 15 are flagged, among the 50 and 100 most suspicious, and how many o
 are flagged.
 
     ROBUSTLOSS_DATA=../shared/data python scripts/mnist_test_set_check.py \\
-        [--losses blurry,piecewise_zero] [--protocols paper,strong] [--out results/mnist_test_set]
+        [--losses blurry,piecewise_zero] [--protocols paper,strong] [--members 2] \\
+        [--out results/mnist_test_set]
+
+--members: models per fold (seeds averaged) in place of the protocol's one.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--losses", default="blurry")
     parser.add_argument("--protocols", default="strong", help="robustloss.find.core.PROTOCOLS")
+    parser.add_argument("--members", type=int, help="models per fold (default: the protocol's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = data_root(None)
@@ -67,35 +71,37 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows, runs, start = {}, {}, time.perf_counter()
     for protocol in args.protocols.split(","):
+        recipe = {"protocol": protocol, "members": args.members}
+        label = protocol + (f" x{args.members} per fold" if args.members else "")
         noise = None  # the first loss's noise readings, for the later losses' values
         for loss in args.losses.split(","):
             began = time.perf_counter()
             if noise is None or loss not in PARAMETER_OF:
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
-                                          compare="ce", protocol=protocol)
+                                          compare="ce", **recipe)
             else:  # the automatic value from the first loss's CE pass: the same pass again
                 table = find_label_issues(data, progress=False, loss=loss, seed=args.seed,
-                                          compare="none", protocol=protocol,
+                                          compare="none", **recipe,
                                           **FindSettings(loss=loss).loss_params(noise))
                 table.attrs.update(choice={"by": FindSettings().auto_by,
                                            "estimated_noise_rate": noise.rate,
                                            "estimated_flip_rate": noise.flip},
                                    estimated_noise_rate=noise.rate)
-            table.to_csv(out / f"{protocol}_{loss}_label_issues.csv", index=False)
+            table.to_csv(out / f"{label.replace(' ', '_')}_{loss}_label_issues.csv", index=False)
             attrs = table.attrs
             name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
             eta, choice = attrs["estimated_noise_rate"], attrs["choice"]
             if choice and "estimated_flip_rate" in choice:
                 noise = NoiseEstimate(eta, choice["estimated_flip_rate"])
-            rows[f"{protocol}: {loss} ({name}, by {(choice or {}).get('by', 'hand')})"] = \
+            rows[f"{label}: {loss} ({name}, by {(choice or {}).get('by', 'hand')})"] = \
                 review_counts(table, reviewed)
             if "flagged_ce" in table:
-                rows[f"{protocol}: ce"] = review_counts(table, reviewed, "flagged_ce", "rank_ce")
-            runs[f"{protocol} {loss}"] = {
+                rows[f"{label}: ce"] = review_counts(table, reviewed, "flagged_ce", "rank_ce")
+            runs[f"{label} {loss}"] = {
                 "model": attrs["model"], "loss_params": attrs["loss_params"],
                 "choice": attrs["choice"], "passes": attrs["passes"],
                 "seconds": time.perf_counter() - began, "estimated_noise_rate": eta}
-            print(f"{protocol} {loss} ({attrs['model']}): estimated noise rate "
+            print(f"{label} {loss} ({attrs['model']}): estimated noise rate "
                   f"{100 * eta:.2f}%, {time.perf_counter() - began:.0f} s", flush=True)
     frame = pd.DataFrame(rows).T
     frame.index.name = "MNIST test set"
