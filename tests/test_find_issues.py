@@ -118,9 +118,9 @@ def test_the_difference_to_cross_entropy_is_shown(folder_run):
     assert (f"both {both}, only blurry {only_ours}, only cross-entropy {only_ce}"
             in folder_run["stdout"])
     page = (folder_run["out"] / "report.html").read_text()
-    assert "What blurry adds over cross-entropy" in page
-    assert f"only blurry <b>{only_ours}</b>" in page and f"<b>{both}</b>" in page
-    assert ("<h3>Flagged only by blurry" in page) == (only_ours > 0)
+    assert "What Blurry Loss adds over cross-entropy" in page
+    assert f"only Blurry Loss <b>{only_ours}</b>" in page and f"<b>{both}</b>" in page
+    assert ("<h3>Flagged only by Blurry Loss" in page) == (only_ours > 0)
 
 
 def test_the_comparison_says_when_its_grids_are_cut():
@@ -138,7 +138,7 @@ def test_the_comparison_says_when_its_grids_are_cut():
                           "rank_ce": np.arange(n, 0, -1)})
     table.attrs["loss"] = "blurry"
     page = comparison(table, None)
-    assert "<h3>Flagged only by blurry (30; the first 24)</h3>" in page
+    assert "<h3>Flagged only by Blurry Loss (30; the first 24)</h3>" in page
     assert "<h3>Flagged only by cross-entropy (3)</h3>" in page
     assert page.count("<td>s") == 24 + 3
     assert "<h3>Flagged only by cross-entropy" not in comparison(
@@ -443,6 +443,13 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert choice_text({"choice": structure, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"
     assert choice_text({"choice": None, "loss": "blurry"}) == ""
+
+
+def test_the_report_names_every_loss_in_words():
+    from robustloss.components import losses
+    from robustloss.find.report import LOSS_NAMES
+
+    assert set(LOSS_NAMES) == set(losses.LOSSES.names())
 
 
 def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path):

@@ -15,6 +15,16 @@ import torch
 
 from robustloss.find.choose import STRUCTURE
 
+# how the report names a loss (the name in brackets is the one --loss takes)
+LOSS_NAMES = {"ce": "cross-entropy", "focal": "Focal Loss", "gce": "Generalized Cross-Entropy",
+              "anl_ce": "ANL-CE", "anl_fl": "ANL-FL", "blurry": "Blurry Loss",
+              "piecewise_zero": "Piecewise-zero Loss"}
+
+
+def loss_name(name: str) -> str:
+    return LOSS_NAMES.get(name, name)
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
@@ -82,7 +92,7 @@ def comparison(table: pd.DataFrame, inputs: torch.Tensor | None, shown: int = 24
     folds: counts, then the samples only one of them flags, most suspicious first."""
     if "flagged_ce" not in table:
         return ""
-    loss = html.escape(table.attrs["loss"])
+    loss = html.escape(loss_name(table.attrs["loss"]))
     ours, ce = table.flagged, table.flagged_ce
     only_ours, only_ce = table[ours & ~ce], table[ce & ~ours].sort_values("rank_ce")
     parts = [f"""<h2>What {loss} adds over cross-entropy</h2>
@@ -131,7 +141,7 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
     body = f"""
 <h1>Label issues in {html.escape(attrs['source'])}</h1>
 <p class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
-<b>{100 * eta:.1f}%</b> &middot; loss {html.escape(attrs['loss'])}
+<b>{100 * eta:.1f}%</b> &middot; loss {html.escape(loss_name(attrs['loss']))} ({html.escape(attrs['loss'])})
 {f'({params}{html.escape(choice_text(attrs))})' if params else ''}
 &middot; {attrs.get('passes', 1)} cross-validated passes</p>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
