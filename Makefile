@@ -87,6 +87,8 @@ fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to
 
 find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human review; automatic gamma/c vs best grid (needs ROBUSTLOSS_DATA; hours)
 	$(PY) scripts/mnist_test_set_check.py --losses blurry,piecewise_zero --protocols paper,strong
+	$(PY) scripts/mnist_error_ranks.py $(foreach run,paper_blurry paper_piecewise_zero strong_blurry strong_piecewise_zero,\
+		$(run)=results/mnist_test_set/$(run)_label_issues.csv) --out results/mnist_test_set/error_ranks.md
 	$(PY) scripts/find_model_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric
 	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance --losses blurry
 	$(PY) scripts/gamma_rule_fit.py --cache results/auto_check/passes.jsonl --kinds symmetric,asymmetric --rates 0.1,0.2,0.3 --out results/gamma_rule_fit_step1  # both: one folder of CE passes
