@@ -17,8 +17,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-
-from robustloss.data.vision import data_root
+from mnist_test_set_check import read_review
 
 
 def ranks(runs: dict[str, pd.DataFrame], reviewed: pd.DataFrame) -> pd.DataFrame:
@@ -63,8 +62,7 @@ def main() -> None:
         if not sep:
             parser.error(f"{item!r}: expected NAME=CSV")
         runs[name] = pd.read_csv(path)
-    reviewed = pd.read_csv(Path(data_root(None)) / "label-errors" / "mnist_test_label_errors.csv")
-    frame = ranks(runs, reviewed)
+    frame = ranks(runs, read_review())
     text = (frame.to_markdown() + "\n\n"
             + top_counts(frame, args.top).to_frame().to_markdown() + "\n")
     print(text)

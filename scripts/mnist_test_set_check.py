@@ -37,6 +37,13 @@ from robustloss.find.core import FindSettings, find_label_issues
 from robustloss.find.inputs import UserData
 
 
+def read_review(root: str | Path | None = None) -> pd.DataFrame:
+    """The reviewers' verdict on Confident Learning's 100 MNIST test-set candidates (one row
+    each: test_index, given_label, cl_guessed_label, the votes, is_label_error), from
+    ``<data>/label-errors`` (``root`` None: ROBUSTLOSS_DATA or the default data folder)."""
+    return pd.read_csv(Path(data_root(root)) / "label-errors" / "mnist_test_label_errors.csv")
+
+
 def review_counts(table: pd.DataFrame, reviewed: pd.DataFrame, flagged: str = "flagged",
                   rank: str = "rank") -> dict:
     errors = set(reviewed.loc[reviewed.is_label_error == 1, "test_index"])
@@ -62,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = data_root(None)
-    reviewed = pd.read_csv(Path(root) / "label-errors" / "mnist_test_label_errors.csv")
+    reviewed = read_review(root)
     mnist = load("mnist", str(root))
     labels = mnist.test_labels.astype(np.int64)
     data = UserData(mnist.test_images, labels, [str(k) for k in range(10)],

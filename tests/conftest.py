@@ -4,7 +4,9 @@ train on one thread, so that the workers share the cores instead of fighting ove
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,23 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the robustloss commands tests run
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def load_script(monkeypatch):
+    """load_script(name) -> scripts/<name>.py as a module, registered in sys.modules (its
+    dataclasses look it up there) with scripts/ on the path (for the scripts it imports),
+    both undone after the test."""
+
+    def _load(name: str):
+        monkeypatch.syspath_prepend(str(REPO / "scripts"))
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        script = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, script)
+        spec.loader.exec_module(script)
+        return script
+
+    return _load
 
 
 @pytest.fixture

@@ -52,17 +52,11 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
 
 
 def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_rows(tmp_path,
-                                                                                   monkeypatch):
+                                                                                   load_script):
     """planting_draw / planting_all rows are summarised each under its own name; a row
     labelled plain "planting" (earlier runs stored their day's default under it) is not
     counted under either; a run over one seed compares that seed's grid passes only."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "auto_parameter_check", REPO / "scripts" / "auto_parameter_check.py")
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, script)   # its dataclasses look it up there
-    spec.loader.exec_module(script)
+    script = load_script("auto_parameter_check")
     case = {"dataset": "digits", "subset": None, "rate": 0.2, "kind": "asymmetric",
             "loss": "blurry", "protocol": "paper"}
     rows = []

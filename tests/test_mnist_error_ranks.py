@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pandas as pd
-
-from .conftest import REPO
-
-
-def load_script(monkeypatch):
-    spec = importlib.util.spec_from_file_location("mnist_error_ranks",
-                                                  REPO / "scripts" / "mnist_error_ranks.py")
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, script)
-    spec.loader.exec_module(script)
-    return script
 
 
 def run_table(order: list[int], ce_order: list[int]) -> pd.DataFrame:
@@ -28,8 +14,8 @@ def run_table(order: list[int], ce_order: list[int]) -> pd.DataFrame:
                          "rank_ce": [rank_ce[i] for i in range(6)]}).sort_values("rank")
 
 
-def test_each_run_ranks_the_confirmed_errors_and_a_shared_ce_pass_is_one_column(monkeypatch):
-    script = load_script(monkeypatch)
+def test_each_run_ranks_the_confirmed_errors_and_a_shared_ce_pass_is_one_column(load_script):
+    script = load_script("mnist_error_ranks")
     reviewed = pd.DataFrame({"test_index": [1, 3, 4], "given_label": [1, 3, 4],
                              "cl_guessed_label": [7, 8, 9], "votes_guessed": [5, 0, 3],
                              "votes_neither": [0, 5, 1], "votes_total": [5, 5, 5],
