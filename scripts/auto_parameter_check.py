@@ -61,6 +61,11 @@ def subset_used(dataset: str, subset: int | None) -> int | None:
     return subset if subset and subset < len(load(dataset)) else None
 
 
+def ce_pass_name(dataset: str, kind: str, rate: float, seed: int, subset: int | None) -> str:
+    """The file a case's cross-entropy probabilities are kept in (paper protocol)."""
+    return f"{dataset}_{kind}_{rate}_{seed}" + (f"_{subset}" if subset else "") + ".npz"
+
+
 def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
     full = load(dataset)
     subset = subset_used(dataset, subset)
@@ -230,6 +235,11 @@ def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, d
     settings = FindSettings(seed=case.seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
+    if loss == "ce" and case.protocol == "paper":  # kept for readings taken later (gamma_rule_fit)
+        folder = cache_path.parent / "ce_passes"
+        folder.mkdir(exist_ok=True)
+        np.savez(folder / ce_pass_name(case.dataset, case.kind, case.rate, case.seed, case.subset),
+                 labels=case.data.labels, probs=probs, corrupted=case.corrupted)
     print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)
     return store(row, done, cache_path)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from auto_parameter_check import filled, planted, read_cache
+from auto_parameter_check import ce_pass_name, filled, planted, read_cache, subset_used
 
 from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import (
@@ -47,14 +47,16 @@ from robustloss.find.core import FindSettings, model_for, out_of_fold
 GRID = np.round(np.arange(0.1, 0.81, 0.1), 1)
 
 
-def ce_pass(kind: str, rate: float, seed: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(given labels, out-of-fold cross-entropy probabilities) of a digits case, computed
-    once and kept in ``folder``."""
-    path = folder / f"digits_{kind}_{rate}_{seed}.npz"
+def ce_pass(kind: str, rate: float, seed: int, folder: Path, dataset: str = "digits",
+            subset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(given labels, out-of-fold cross-entropy probabilities) of a case (paper protocol, as
+    auto_parameter_check's passes), computed once and kept in ``folder``."""
+    subset = subset_used(dataset, subset)
+    path = folder / ce_pass_name(dataset, kind, rate, seed, subset)
     if path.exists():
         saved = np.load(path)
         return saved["labels"], saved["probs"]
-    data, corrupted = planted("digits", None, rate, seed, kind)
+    data, corrupted = planted(dataset, subset, rate, seed, kind)
     probs = out_of_fold(data, FindSettings(seed=seed, protocol="paper"), "ce", {},
                         model_for(data), resolve_device("cpu"), False)
     folder.mkdir(parents=True, exist_ok=True)

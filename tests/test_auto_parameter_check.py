@@ -9,10 +9,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from robustloss.find.choose import NoiseEstimate
+from robustloss.find.choose import NoiseEstimate, estimate_noise
 from robustloss.find.core import FindSettings
 
 from .conftest import REPO
@@ -34,6 +35,10 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "passes.jsonl").read_text().splitlines()]
     ce = next(row for row in rows if row["loss"] == "ce")
     noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+    kept = np.load(tmp_path / "ce_passes" / "digits_asymmetric_0.3_0_900.npz")  # for later readings
+    kept_noise = estimate_noise(kept["labels"], kept["probs"])
+    assert (kept_noise.rate, kept_noise.flip) == pytest.approx((noise.rate, noise.flip))
+    assert kept["corrupted"].sum() > 0 and len(kept["labels"]) == 900
     chosen = {method: FindSettings(auto_by=method).loss_params(noise)["gamma"]
               for method in ("noise_estimate", "noise_structure")}
     assert chosen["noise_structure"] > chosen["noise_estimate"] + 0.2  # pairs: a larger gamma
