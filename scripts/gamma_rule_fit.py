@@ -35,10 +35,12 @@ from auto_parameter_check import ce_pass_name, filled, planted, read_cache, subs
 
 from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import (
+    PAIR_SHARE_MIN,
     NoiseEstimate,
     flip_rate,
     noise_matrix,
     noise_rate,
+    pair_share,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -69,7 +71,8 @@ def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
     joint, matrix = noise_matrix(labels, probs)
     prior, rates = joint.sum(axis=0), 1.0 - np.diag(matrix)
     return {"eta_hat": noise_rate(joint),
-            "flip": flip_rate(joint, matrix), "largest class": float(rates.max()),
+            "flip": flip_rate(joint, matrix), "pair share": pair_share(joint, matrix),
+            "largest class": float(rates.max()),
             "where the errors are": float((rates ** 2 * prior).sum()
                                           / max((rates * prior).sum(), 1e-12))}
 
@@ -85,6 +88,9 @@ RULES = {
     "rate where the errors are": lambda r: parameter_for_noise("blurry", r["where the errors are"]),
     "noise_structure": lambda r: parameter_for_structure("blurry", NoiseEstimate(r["eta_hat"],
                                                                                 r["flip"])),
+    "pair_share": lambda r: parameter_for_structure(
+        "blurry", NoiseEstimate(r["eta_hat"], r["flip"], r["pair share"]),
+        min_share=PAIR_SHARE_MIN),
 }
 
 

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustloss.find.choose import estimate_noise, parameter_for_noise, parameter_for_structure
+from robustloss.find.choose import (
+    PAIR_SHARE_MIN,
+    estimate_noise,
+    parameter_for_noise,
+    parameter_for_structure,
+)
 
 from .conftest import REPO
 
@@ -81,6 +86,7 @@ def test_each_rule_is_scored_between_its_seeds_grid_passes(fitted):
     best = np.mean([curve(0.6, 0), curve(0.6, 1)])  # the seed means peak at 0.6 and 0.7 alike
     for rule, gamma_of in {
             "noise_structure": lambda n: parameter_for_structure("blurry", n),
+            "pair_share": lambda n: parameter_for_structure("blurry", n, min_share=PAIR_SHARE_MIN),
             "noise_estimate": lambda n: parameter_for_noise("blurry", n.rate)}.items():
         gammas = {seed: gamma_of(n) for seed, n in noise.items()}
         f1 = np.mean([np.interp(g, GRID, [curve(x, s) for x in GRID]) for s, g in gammas.items()])
@@ -91,6 +97,7 @@ def test_each_rule_is_scored_between_its_seeds_grid_passes(fitted):
         assert float(gap) == pytest.approx(best - f1, abs=1e-3)
     # the pair flips lift the structure rule's gamma toward the peak: a smaller gap
     assert float(rows["noise_structure"][6]) < float(rows["noise_estimate"][6]) - 0.1
+    assert rows["pair_share"][2] == rows["noise_structure"][2]  # pure pairs: share about 1
     # classes 0-4 lose 0.3 of their samples: the largest per-class rate reads about 0.3
     assert abs(float(rows["largest class rate"][2]) - parameter_for_noise("blurry", 0.3)) < 0.06
     assert "Cases: 2 (asymmetric; seeds [0, 1])" in summary
