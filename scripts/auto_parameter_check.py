@@ -3,8 +3,7 @@ hindsight, with find-issues' own training (robustloss.find.core), on data with s
 noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass, then one
 pass per grid value, the automatic value of each method (``noise_estimate``: read off
 cleanlab's noise estimate, one pass; ``noise_structure``: the same, raised where the wrong
-labels concentrate in one wrong class, one pass; ``pair_share``: raised only where most
-of each class's wrong labels go to one class, one pass; ``planting``: plant known errors and keep the value
+labels concentrate in one wrong class, one pass; ``planting``: plant known errors and keep the value
 that recovers them, one pass per candidate); F1 of the flagged set against the synthetic
 errors. Reports, per dataset, kind and eta, the seed-mean F1 of each automatic method, of
 the best grid value (chosen in hindsight on the seed means) and the gaps. Passes are cached
@@ -48,13 +47,13 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
-METHODS = ("noise_estimate", "noise_structure", "pair_share", "planting", "robust_estimate")
-READ_OFF_CE = ("noise_estimate", "noise_structure", "pair_share")  # one pass after the CE pass
+METHODS = ("noise_estimate", "noise_structure", "planting", "robust_estimate")
+READ_OFF_CE = ("noise_estimate", "noise_structure")  # one pass after the cross-entropy pass
 # how each method's rows are labelled in the summary: planting once per way to score its
 # passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
-SUMMARY_METHODS = ("noise_estimate", "noise_structure", "pair_share", "robust_estimate",
+SUMMARY_METHODS = ("noise_estimate", "noise_structure", "robust_estimate",
                    *(f"planting_{c}" for c in CONTROLS))
 
 
@@ -99,7 +98,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
     parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
-    parser.add_argument("--methods", default="noise_estimate,noise_structure,pair_share,planting")
+    parser.add_argument("--methods", default="noise_estimate,noise_structure,planting")
     parser.add_argument("--grid", help="grid values of the loss's parameter (default: GRIDS)")
     parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
                         "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
@@ -120,7 +119,7 @@ def main() -> None:
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)
-        noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce.get("pair_share"))
+        noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
             for value in grids[loss]:
@@ -166,7 +165,7 @@ class Case:
         return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
                 "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
                 "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
-                "eta_hat": noise.rate, "flip": noise.flip, "pair_share": noise.pair_share}
+                "eta_hat": noise.rate, "flip": noise.flip}
 
 
 def store(row: dict, done: dict, cache_path: Path) -> dict:
@@ -230,22 +229,19 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_p
 
 def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
     """F1 of one cross-validated pass (from the cache when it ran before) with the noise
-    readings of its probabilities. A cross-entropy pass's probabilities are kept in
-    <out>/ce_passes; a cached one without every reading the rules use is read again off
-    them, or runs again where they are not kept."""
+    readings of its probabilities (a cached cross-entropy pass without the flip rate runs
+    again: the structure rule reads it). A cross-entropy pass's probabilities are kept in
+    <out>/ce_passes, for readings taken later (gamma_rule_fit)."""
     key = case.key(loss, params)
-    kept = cache_path.parent / "ce_passes" / ce_pass_name(case.dataset, case.kind, case.rate,
-                                                          case.seed, case.subset, case.protocol)
-    if key in done and loss == "ce" and "pair_share" not in done[key] and kept.exists():
-        saved = np.load(kept)
-        done[key]["pair_share"] = estimate_noise(saved["labels"], saved["probs"]).pair_share
-    if key in done and (loss != "ce" or "pair_share" in done[key]):
+    if key in done and (loss != "ce" or "flip" in done[key]):
         return done[key]
     start = time.perf_counter()
     settings = FindSettings(seed=case.seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
-    if loss == "ce":  # kept for readings taken later (gamma_rule_fit)
+    if loss == "ce":
+        kept = cache_path.parent / "ce_passes" / ce_pass_name(
+            case.dataset, case.kind, case.rate, case.seed, case.subset, case.protocol)
         kept.parent.mkdir(exist_ok=True)
         np.savez(kept, labels=case.data.labels, probs=probs, corrupted=case.corrupted)
     print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)

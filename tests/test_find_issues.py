@@ -25,7 +25,7 @@ from robustloss.data import load
 from robustloss.errors import UserError
 from robustloss.find import core as find_core
 from robustloss.find.choose import (
-    PAIR_SHARE_MIN,
+    LARGEST,
     NoiseEstimate,
     best_values,
     estimate_noise,
@@ -281,7 +281,7 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
 def test_noise_structure_reads_pair_flips_off_the_cross_entropy_pass():
     """Digits' class-dependent map (five classes flip into one partner each) at eta 0.3:
     the cross-entropy pass reads about 15 % wrong labels, but at about 30 % inside the
-    flipped classes, so noise_structure picks gamma = 3 x that flip rate (capped at 0.8),
+    flipped classes, so noise_structure picks gamma = 3 x that flip rate (capped at choose.LARGEST),
     above the paper relation's value, from the same two passes."""
     data = load("digits")
     noisy, _ = corrupt("asymmetric", data.labels, 10, 0.3, seed=0, dataset="digits")
@@ -347,8 +347,7 @@ def test_flip_rate_reads_how_concentrated_the_wrong_labels_are(kind):
     """Half the classes lose 30 % of their samples, either all to one partner class
     (pairs) or spread over all others: the flip rate is the rate of the largest wrong cell,
     0.3 vs 0.3 / 9 (the largest of nine noisy cells: a little above), and agrees with
-    cleanlab's own noise matrix (estimate_latent). The pair share, the part of a class's
-    wrong labels in its largest wrong cell, is 1 for pairs and about 1 / 9 when spread."""
+    cleanlab's own noise matrix (estimate_latent)."""
     from cleanlab.count import compute_confident_joint, estimate_latent
 
     rng = np.random.default_rng(1)
@@ -363,7 +362,6 @@ def test_flip_rate_reads_how_concentrated_the_wrong_labels_are(kind):
     low, high = (0.28, 0.32) if kind == "pairs" else (0.3 / (k - 1), 0.6 / (k - 1))
     assert noise.rate == pytest.approx(flip.mean(), abs=0.01)
     assert low < noise.flip < high
-    assert (noise.pair_share > 0.95) if kind == "pairs" else (0.1 < noise.pair_share < 0.25)
     _, matrix, _ = estimate_latent(compute_confident_joint(given, probs), given)
     wrong = matrix - np.diag(np.diag(matrix))
     weight = (1 - np.diag(matrix)) * np.bincount(true, minlength=k)
@@ -371,14 +369,15 @@ def test_flip_rate_reads_how_concentrated_the_wrong_labels_are(kind):
 
 
 def test_structure_rule_raises_gamma_only_where_wrong_labels_concentrate():
-    """Spread noise keeps the paper's value; a flip rate f lifts gamma to 3 f, capped at the
-    paper's largest gamma; Piecewise-zero's c keeps the relation (no measurement)."""
+    """Spread noise keeps the paper's value; a flip rate f lifts gamma to 3 f, capped at
+    LARGEST; Piecewise-zero's c keeps the relation (no measurement)."""
     spread, pairs, heavy = NoiseEstimate(0.3, 0.04), NoiseEstimate(0.1, 0.2), NoiseEstimate(0.2, 0.4)
     assert parameter_for_structure("blurry", spread) == parameter_for_noise("blurry", 0.3)
     assert parameter_for_structure("blurry", NoiseEstimate(0.1, 0.05)) == parameter_for_noise("blurry", 0.1)
     assert parameter_for_structure("blurry", pairs) == pytest.approx(0.6)
     assert parameter_for_noise("blurry", 0.1) < 0.6
-    assert parameter_for_structure("blurry", heavy) == pytest.approx(0.8)
+    assert parameter_for_structure("blurry", heavy) == pytest.approx(LARGEST["blurry"])
+    assert 3 * heavy.flip > LARGEST["blurry"] > 0.6
     assert (parameter_for_structure("piecewise_zero", pairs)
             == parameter_for_noise("piecewise_zero", 0.1))
     by_structure = FindSettings(auto_by="noise_structure")
@@ -387,37 +386,6 @@ def test_structure_rule_raises_gamma_only_where_wrong_labels_concentrate():
         "gamma": parameter_for_noise("blurry", 0.1)}
     assert by_structure.loss_params(0.1) == {"gamma": parameter_for_noise("blurry", 0.1)}
     assert FindSettings(auto_by="noise_structure", gamma=0.5).loss_params(pairs) == {"gamma": 0.5}
-
-
-def test_pair_share_counts_the_partner_class_against_the_other_wrong_labels():
-    """Half the classes send 20 % of their samples to one partner and another 10 % spread
-    over the rest (pair noise on top of confusion that goes everywhere): the share is about
-    (0.2 + 0.1 / 9) / 0.3, between pure pairs (1) and spread noise (1 / 9)."""
-    rng = np.random.default_rng(2)
-    k, n = 10, 20000
-    true = rng.integers(0, k, n)
-    given = true.copy()
-    draw = rng.random(n)
-    to_partner, spread = (true < 5) & (draw < 0.2), (true < 5) & (draw >= 0.2) & (draw < 0.3)
-    given[to_partner] = (true + 5)[to_partner] % k
-    given[spread] = ((true + rng.integers(1, k, n)) % k)[spread]
-    noise = estimate_noise(given, knowing_probs(true, k))
-    assert noise.pair_share == pytest.approx((0.2 + 0.1 / 9) / 0.3, abs=0.03)
-    assert noise.flip == pytest.approx(0.2 + 0.1 / 9, abs=0.02)
-
-
-def test_pair_share_rule_raises_gamma_only_where_the_wrong_labels_are_pairs():
-    """auto_by="pair_share": the structure rule's gamma where the share reaches
-    PAIR_SHARE_MIN, the paper's value below it or where the share was not read."""
-    pairs = NoiseEstimate(0.1, 0.2, PAIR_SHARE_MIN + 0.05)
-    diluted = NoiseEstimate(0.1, 0.2, PAIR_SHARE_MIN - 0.05)
-    by_share = FindSettings(auto_by="pair_share")
-    assert by_share.loss_params(pairs) == {"gamma": parameter_for_structure("blurry", pairs)}
-    assert by_share.loss_params(pairs)["gamma"] > parameter_for_noise("blurry", 0.1) + 0.2
-    assert by_share.loss_params(diluted) == {"gamma": parameter_for_noise("blurry", 0.1)}
-    assert by_share.loss_params(NoiseEstimate(0.1, 0.2)) == {"gamma": parameter_for_noise("blurry", 0.1)}
-    assert (FindSettings(auto_by="noise_structure").loss_params(diluted)
-            == by_share.loss_params(pairs))
 
 
 def write_png(path: Path, value=0):
@@ -477,9 +445,6 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert choice_text({"choice": structure, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"
     assert choice_text({"choice": None, "loss": "blurry"}) == ""
-    by_share = {**structure, "by": "pair_share", "estimated_pair_share": 0.76}
-    assert choice_text({"choice": by_share, "loss": "blurry"}).endswith(
-        "20.0% of a class's samples carry its most common wrong label, 76% of its wrong labels")
 
 
 def test_the_report_names_every_loss_in_words():

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from robustloss.find.choose import (
-    PAIR_SHARE_MIN,
     estimate_noise,
+    noise_matrix,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -86,7 +86,7 @@ def test_each_rule_is_scored_between_its_seeds_grid_passes(fitted):
     best = np.mean([curve(0.6, 0), curve(0.6, 1)])  # the seed means peak at 0.6 and 0.7 alike
     for rule, gamma_of in {
             "noise_structure": lambda n: parameter_for_structure("blurry", n),
-            "pair_share": lambda n: parameter_for_structure("blurry", n, min_share=PAIR_SHARE_MIN),
+            "pair share gate (rejected)": lambda n: parameter_for_structure("blurry", n),
             "noise_estimate": lambda n: parameter_for_noise("blurry", n.rate)}.items():
         gammas = {seed: gamma_of(n) for seed, n in noise.items()}
         f1 = np.mean([np.interp(g, GRID, [curve(x, s) for x in GRID]) for s, g in gammas.items()])
@@ -97,7 +97,7 @@ def test_each_rule_is_scored_between_its_seeds_grid_passes(fitted):
         assert float(gap) == pytest.approx(best - f1, abs=1e-3)
     # the pair flips lift the structure rule's gamma toward the peak: a smaller gap
     assert float(rows["noise_structure"][6]) < float(rows["noise_estimate"][6]) - 0.1
-    assert rows["pair_share"][2] == rows["noise_structure"][2]  # pure pairs: share about 1
+    assert rows["pair share gate (rejected)"][2] == rows["noise_structure"][2]  # pure pairs
     # classes 0-4 lose 0.3 of their samples: the largest per-class rate reads about 0.3
     assert abs(float(rows["largest class rate"][2]) - parameter_for_noise("blurry", 0.3)) < 0.06
     assert "Cases: 2 (asymmetric; seeds [0, 1])" in summary
@@ -112,3 +112,27 @@ def test_the_search_scores_a_and_b_with_the_same_interpolation(fitted):
     f1 = np.mean([np.interp(parameter_for_structure("blurry", n), GRID,
                             [curve(x, s) for x in GRID]) for s, n in noise.items()])
     assert row["asymmetric"] == pytest.approx(best - f1, abs=1e-6)
+
+
+def test_pair_share_counts_the_partner_class_against_the_other_wrong_labels(load_script):
+    """Half the classes send 20 % of their samples to one partner and another 10 % spread
+    over the rest (pair noise on top of confusion that goes everywhere): the share is about
+    (0.2 + 0.1 / 9) / 0.3, between pure pairs (1) and spread noise (about 1 / 9)."""
+    share_of = load_script("gamma_rule_fit").pair_share
+    rng = np.random.default_rng(2)
+    k, n = 10, 20000
+    true = rng.integers(0, k, n)
+    probs = np.full((n, k), 0.08 / (k - 1))
+    probs[np.arange(n), true] = 0.92
+    draw, other = rng.random(n), (true + rng.integers(1, k, n)) % k
+    shares = {}
+    for kind, to_partner, spread in [("pairs", 0.3, 0.0), ("mixed", 0.2, 0.1), ("spread", 0.0, 0.3)]:
+        given = true.copy()
+        partner, elsewhere = (true < 5) & (draw < to_partner), (true < 5) & (draw >= to_partner) & (
+            draw < to_partner + spread)
+        given[partner] = ((true + 5) % k)[partner]
+        given[elsewhere] = other[elsewhere]
+        shares[kind] = share_of(*noise_matrix(given, probs))
+    assert shares["pairs"] > 0.95
+    assert shares["mixed"] == pytest.approx((0.2 + 0.1 / 9) / 0.3, abs=0.03)
+    assert 1 / (k - 1) - 0.02 < shares["spread"] < 0.25

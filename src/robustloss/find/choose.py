@@ -44,24 +44,16 @@ PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if para
 # noise_structure: gamma >= BASE + SLOPE x flip rate, at most the paper's largest gamma
 STRUCTURE = {"blurry": (0.0, 3.0)}
 LARGEST = {"blurry": 0.8}
-# pair_share: the structure raise only where at least this share of the estimated wrong
-# labels goes to one other class per class. Set between the readings on 5,000-image subsets
-# under class-dependent eta 0.2 (Fashion-MNIST 0.76 / 0.72, where the raise cost F1; MNIST
-# 0.90 / 0.93 and digits >= 0.87, where it paid) before its check at eta 0.3 ran.
-PAIR_SHARE_MIN = 0.8
 
 
 @dataclass(frozen=True)
 class NoiseEstimate:
     """rate: the fraction of wrong labels; flip: the fraction of a class's samples that
     carry its most common wrong label, averaged over true classes weighted by their wrong
-    labels; pair_share: the share of a class's wrong labels that is its most common one,
-    averaged the same way (1: each class's errors go to one other class; 1 / (K - 1): spread
-    evenly; None: not read). See estimate_noise."""
+    labels (estimate_noise)."""
 
     rate: float
     flip: float
-    pair_share: float | None = None
 
 
 def noise_matrix(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +69,7 @@ def estimate_noise(labels: np.ndarray, pred_probs: np.ndarray) -> NoiseEstimate:
     """Both readings of the joint J and noise matrix T (``noise_matrix``): the noise rate
     (``noise_rate``) and the flip rate (``flip_rate``)."""
     joint, matrix = noise_matrix(labels, pred_probs)
-    return NoiseEstimate(noise_rate(joint), flip_rate(joint, matrix), pair_share(joint, matrix))
+    return NoiseEstimate(noise_rate(joint), flip_rate(joint, matrix))
 
 
 def noise_rate(joint: np.ndarray) -> float:
@@ -92,14 +84,8 @@ def flip_rate(joint: np.ndarray, matrix: np.ndarray) -> float:
     return weighted_by_errors(wrong.max(axis=0), joint, wrong)
 
 
-def pair_share(joint: np.ndarray, matrix: np.ndarray) -> float:
-    """sum_k w_k max_{s != k} T[s, k] / r_k / sum_k w_k, with flip_rate's r_k and w_k."""
-    wrong = off_diagonal(matrix)
-    return weighted_by_errors(wrong.max(axis=0) / np.maximum(wrong.sum(axis=0), 1e-12),
-                              joint, wrong)
-
-
 def off_diagonal(matrix: np.ndarray) -> np.ndarray:
+    """T with its diagonal zeroed: the wrong labels' cells."""
     wrong = matrix.copy()
     np.fill_diagonal(wrong, 0.0)
     return wrong
@@ -137,16 +123,12 @@ def parameter_for_noise(loss: str, eta: float) -> float:
 
 
 def parameter_for_structure(loss: str, noise: NoiseEstimate,
-                            rule: tuple[float, float] | None = None,
-                            min_share: float | None = None) -> float:
+                            rule: tuple[float, float] | None = None) -> float:
     """``parameter_for_noise`` at the noise rate, raised to BASE + SLOPE x the flip rate
     where that is larger, at most LARGEST: (BASE, SLOPE) = ``rule``, else STRUCTURE[loss]
-    (Blurry Loss; other losses: ``parameter_for_noise`` alone, not measured). With
-    ``min_share``, raised only where the pair share reaches it."""
+    (Blurry Loss; other losses: ``parameter_for_noise`` alone, not measured)."""
     value = parameter_for_noise(loss, noise.rate)
     rule = rule or STRUCTURE.get(loss)
-    if min_share is not None and (noise.pair_share is None or noise.pair_share < min_share):
-        rule = None
     if rule is not None:
         base, slope = rule
         value = max(value, min(base + slope * noise.flip, LARGEST[loss]))

@@ -23,7 +23,6 @@ from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
 from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import (
-    PAIR_SHARE_MIN,
     PARAMETER_OF,
     NoiseEstimate,
     estimate_noise,
@@ -55,9 +54,6 @@ AUTO_BY = {
                        "class's most common wrong label (noise concentrated in one wrong class "
                        "needs a larger gamma; one pass after the cross-entropy pass; "
                        "robustloss.find.choose)",
-    "pair_share": "as noise_structure, the larger gamma only where at least 80% of each "
-                  "class's wrong labels go to one other class (elsewhere, as on hard data, "
-                  "the wrong labels look spread; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
@@ -141,9 +137,6 @@ class FindSettings:
         if isinstance(noise, NoiseEstimate):
             if self.auto_by == "noise_structure":
                 return {name: parameter_for_structure(self.loss, noise)}
-            if self.auto_by == "pair_share":
-                return {name: parameter_for_structure(self.loss, noise,
-                                                      min_share=PAIR_SHARE_MIN)}
             noise = noise.rate
         return {name: parameter_for_noise(self.loss, noise)}
 
@@ -256,8 +249,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         noise = estimate_noise(data.labels, ce_probs)
         eta = noise.rate
         log.info("estimated noise rate: %.1f%% (flip rate into the most common wrong class "
-                 "%.1f%%, %.0f%% of the wrong labels)", 100 * eta, 100 * noise.flip,
-                 100 * noise.pair_share)
+                 "%.1f%%)", 100 * eta, 100 * noise.flip)
         if eta > 0.5:
             log.warning("more than half of the labels look wrong to the cross-entropy model: "
                         "more likely the model is too weak for this data (try more --epochs) "
@@ -279,7 +271,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         params = settings.loss_params(noise)
         if auto:
             choice = {"by": settings.auto_by, "estimated_noise_rate": eta,
-                      "estimated_flip_rate": noise.flip, "estimated_pair_share": noise.pair_share}
+                      "estimated_flip_rate": noise.flip}
         probs = run_pass(settings.loss, params)
         if eta is None:
             eta = estimate_noise_rate(data.labels, probs)

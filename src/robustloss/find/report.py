@@ -117,12 +117,10 @@ def choice_text(attrs: dict) -> str:
         scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
         return (f", chosen by planting {choice['planted']} known errors and keeping the value "
                 f"that recovered them best (F1 {scores})")
-    if choice["by"] in ("noise_structure", "pair_share") and attrs.get("loss") in STRUCTURE:
-        text = (", chosen from the estimated noise rate and how the wrong labels concentrate: "
+    if choice["by"] == "noise_structure" and attrs.get("loss") in STRUCTURE:
+        return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
-        share = choice.get("estimated_pair_share")
-        return text + (f", {100 * share:.0f}% of its wrong labels" if share is not None else "")
     return ", chosen from the estimated noise rate"
 
 
