@@ -258,7 +258,7 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
     means) against each automatic method, over ``seeds`` (the run's: the cache may hold grid
     passes of other seeds, whose automatic rows this run did not read). A cached pass at a
     value off that grid (an automatic value, an earlier run's grid) does not count as a grid
-    point."""
+    point. Cases with no pass on the grid are left out."""
     rows = pd.DataFrame([r for r in done.values()
                          if r["loss"] != "ce" and (seeds is None or r["seed"] in seeds)])
     rows["kind"] = filled(rows, "kind", "symmetric")
@@ -271,6 +271,8 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
     for (dataset, subset, protocol, kind, rate, loss), group in rows.groupby(case):
         on_grid = (group.auto == False) & group.value.isin(grids.get(loss, GRIDS[loss]))  # noqa: E712
         grid = group[on_grid].groupby("value").f1.mean()
+        if grid.empty:  # a case the cache holds without a pass on this run's grid
+            continue
         line = {"dataset": dataset, "subset": subset, "protocol": protocol, "kind": kind,
                 "eta": rate, "loss": loss, "best grid value": grid.idxmax(),
                 "best grid F1": grid.max()}

@@ -84,3 +84,8 @@ def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_
     script.summarise(done, tmp_path, {"blurry": [0.2, 0.6]}, seeds={1})   # one seed's run
     line = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
     assert line["best grid F1"] == pytest.approx(0.91) and line["planting_draw seeds"] == 1
+    other = {**case, "rate": 0.3, "seed": 0, "params": {"gamma": 0.7}, "f1": 0.7}
+    done |= {"other grid": other, "other auto": {**other, "auto": "noise_structure"}}
+    script.summarise(done, tmp_path, {"blurry": [0.2, 0.6]})  # eta 0.3 has no pass on this grid
+    table = pd.read_csv(tmp_path / "auto_vs_best.csv")
+    assert list(table.eta) == [0.2]
