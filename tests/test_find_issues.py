@@ -281,8 +281,8 @@ def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
 def test_noise_structure_reads_pair_flips_off_the_cross_entropy_pass():
     """Digits' class-dependent map (five classes flip into one partner each) at eta 0.3:
     the cross-entropy pass reads about 15 % wrong labels, but at about 30 % inside the
-    flipped classes, so noise_structure picks gamma = 3 x that flip rate (capped at choose.LARGEST),
-    above the paper relation's value, from the same two passes."""
+    flipped classes, so noise_structure picks gamma = 3 x that flip rate (at most
+    choose.LARGEST), above the paper relation's value, from the same two passes."""
     data = load("digits")
     noisy, _ = corrupt("asymmetric", data.labels, 10, 0.3, seed=0, dataset="digits")
     user = UserData(torch.as_tensor(data.images.reshape(len(noisy), -1) / 16.0,
@@ -377,7 +377,7 @@ def test_structure_rule_raises_gamma_only_where_wrong_labels_concentrate():
     assert parameter_for_structure("blurry", pairs) == pytest.approx(0.6)
     assert parameter_for_noise("blurry", 0.1) < 0.6
     assert parameter_for_structure("blurry", heavy) == pytest.approx(LARGEST["blurry"])
-    assert 3 * heavy.flip > LARGEST["blurry"] > 0.6
+    assert 3 * heavy.flip > LARGEST["blurry"] > parameter_for_noise("blurry", 0.4)  # it can bind
     assert (parameter_for_structure("piecewise_zero", pairs)
             == parameter_for_noise("piecewise_zero", 0.1))
     by_structure = FindSettings(auto_by="noise_structure")

@@ -24,8 +24,11 @@ noise, but on the independent check (a Fashion-MNIST subset, symmetric eta 0.1, 
 images make the model unsure and the best gamma is low) its floor cost 0.033 F1 against the
 paper relation (0.677 vs 0.710), which 3 x flip leaves alone there. On a MNIST subset
 (class-dependent eta 0.2, 2 seeds) 3 x flip picked 0.52 where the paper relation picks
-0.20: F1 0.887 vs 0.846 (best grid value 0.905 at 0.6); on the Fashion-MNIST one it lost 0.012
-(README: "How good is the automatic gamma?").
+0.20: F1 0.887 vs 0.846 (best grid value 0.905 at 0.6). On data the model finds hard
+(Fashion-MNIST) a larger gamma also backs off clean hard samples: the raise is capped at
+LARGEST, 0.6, and still costs F1 there against the paper relation (README: "How good is the
+automatic gamma?"). A gate that raised gamma only where the wrong labels look like pairs
+(the pair share, scripts/gamma_rule_fit.py) failed its check on Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -41,9 +44,16 @@ from robustloss.reporting.paper import LOSS_COLUMNS, published
 RELATION_DATASETS = ("MNIST", "Fashion-MNIST")
 # loss -> the parameter chosen for it: the losses whose parameter the paper's tables sweep
 PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if param}
-# noise_structure: gamma >= BASE + SLOPE x flip rate, at most the paper's largest gamma
+# noise_structure: gamma >= BASE + SLOPE x flip rate, at most LARGEST. LARGEST is 0.6, not
+# the paper's largest best value (0.8): Blurry Loss pushes away every sample with p_y below
+# e^(-1/gamma) (0.29 at 0.8, 0.24 at 0.7, 0.19 at 0.6), and where the model finds the data
+# hard that includes clean samples. 5,000-image subsets, class-dependent eta 0.3, F1 at gamma
+# 0.6 / 0.7 / 0.8: Fashion-MNIST 0.59 / 0.57 / 0.33, MNIST 0.90 / 0.89 / 0.74 (seed 0). Of
+# the caps 0.6, 0.7 and 0.8, 0.6 has the smallest worst mean gap to the best gamma over
+# digits, MNIST and Fashion-MNIST; 0.7 is better on digits alone (README: "How good is the
+# automatic gamma?").
 STRUCTURE = {"blurry": (0.0, 3.0)}
-LARGEST = {"blurry": 0.8}
+LARGEST = {"blurry": 0.6}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
 from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import (
+    LARGEST,
     PARAMETER_OF,
     NoiseEstimate,
     estimate_noise,
@@ -51,9 +52,10 @@ AUTO_BY = {
     "noise_estimate": "read the value off the paper's best values at cleanlab's noise-rate "
                       "estimate (one pass after the cross-entropy pass; robustloss.find.choose)",
     "noise_structure": "as noise_estimate, and gamma at least 3x the estimated rate of a "
-                       "class's most common wrong label (noise concentrated in one wrong class "
-                       "needs a larger gamma; one pass after the cross-entropy pass; "
-                       "robustloss.find.choose)",
+                       f"class's most common wrong label, up to {LARGEST['blurry']} (noise "
+                       "concentrated in one "
+                       "wrong class needs a larger gamma; one pass after the cross-entropy "
+                       "pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
