@@ -1,0 +1,32 @@
+"""scripts/structure_cap_check.py: each cap's gamma is looked up among the cached grid passes
+and scored against the best grid value of the seed means."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robustloss.find.choose import LARGEST, NoiseEstimate, parameter_for_noise
+
+
+def test_each_cap_is_scored_on_the_cached_pass_at_its_value(load_script):
+    script = load_script("structure_cap_check")
+    case = {"dataset": "mnist", "subset": 5000, "rate": 0.3, "kind": "asymmetric"}
+    noise = NoiseEstimate(0.15, 0.27)                       # 3 x flip = 0.81: every cap binds
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 0.02)):
+        rows.append({**case, "seed": seed, "loss": "ce", "params": {}, "f1": 0.7,
+                     "eta_hat": noise.rate, "flip": noise.flip})
+        paper = parameter_for_noise("blurry", noise.rate)
+        for gamma, f1 in ((0.6, 0.90), (0.7, 0.88), (0.8, 0.70), (paper, 0.76)):
+            rows.append({**case, "seed": seed, "loss": "blurry", "params": {"gamma": gamma},
+                         "f1": f1 + shift})
+    table = script.gaps(rows, [0.6, 0.7, 0.8])
+    key = ("mnist", "asymmetric", 0.3)
+    assert table["noise_structure, cap 0.6"][key] == pytest.approx((0.6, 0.91, 0.0))
+    assert table["noise_structure, cap 0.7"][key] == pytest.approx((0.7, 0.89, 0.02))
+    assert table["noise_structure, cap 0.8"][key] == pytest.approx((0.8, 0.71, 0.2))
+    gamma, f1, gap = table["noise_estimate"][key]
+    assert gamma == pytest.approx(parameter_for_noise("blurry", 0.15)) and f1 == pytest.approx(0.77)
+    assert script.structure_value(noise, 0.7) == 0.7 and LARGEST["blurry"] != 0.7  # restored
+    assert np.isnan(script.gaps(rows, [0.65])["noise_structure, cap 0.65"][key][1])  # no pass there
