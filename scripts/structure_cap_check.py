@@ -16,19 +16,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from auto_parameter_check import read_cache
+from auto_parameter_check import GRIDS, read_cache
 
 from robustloss.find import choose
-
-
-def structure_value(noise: choose.NoiseEstimate, cap: float) -> float:
-    """parameter_for_structure("blurry", noise) with LARGEST["blurry"] = cap."""
-    saved = choose.LARGEST["blurry"]
-    choose.LARGEST["blurry"] = cap
-    try:
-        return choose.parameter_for_structure("blurry", noise)
-    finally:
-        choose.LARGEST["blurry"] = saved
 
 
 def cases(rows: list[dict]) -> dict:
@@ -48,13 +38,14 @@ def cases(rows: list[dict]) -> dict:
 def gaps(rows: list[dict], caps: list[float]) -> dict:
     """rule -> (dataset, kind, eta) -> (mean gamma, mean F1, gap to the best grid value)."""
     rules = {"noise_estimate": lambda n: choose.parameter_for_noise("blurry", n.rate)}
-    rules |= {f"noise_structure, cap {c}": (lambda n, c=c: structure_value(n, c)) for c in caps}
+    rules |= {f"noise_structure, cap {c}":
+              (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):
         seeds = {s: v for s, v in seeds.items() if v["ce"] is not None}
         common = set.intersection(*(set(v["f1"]) for v in seeds.values())) if seeds else set()
         grid = {g: np.mean([v["f1"][g] for v in seeds.values()]) for g in common
-                if any(abs(g - x) < 1e-9 for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8))}
+                if g in GRIDS["blurry"]}
         if not grid:
             continue
         for name, rule in rules.items():

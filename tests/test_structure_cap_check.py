@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robustloss.find.choose import LARGEST, NoiseEstimate, parameter_for_noise
+from robustloss.find.choose import (
+    LARGEST,
+    NoiseEstimate,
+    parameter_for_noise,
+    parameter_for_structure,
+)
 
 
 def test_each_cap_is_scored_on_the_cached_pass_at_its_value(load_script):
@@ -28,5 +33,6 @@ def test_each_cap_is_scored_on_the_cached_pass_at_its_value(load_script):
     assert table["noise_structure, cap 0.8"][key] == pytest.approx((0.8, 0.71, 0.2))
     gamma, f1, gap = table["noise_estimate"][key]
     assert gamma == pytest.approx(parameter_for_noise("blurry", 0.15)) and f1 == pytest.approx(0.77)
-    assert script.structure_value(noise, 0.7) == 0.7 and LARGEST["blurry"] != 0.7  # restored
+    assert parameter_for_structure("blurry", noise, largest=0.7) == 0.7
+    assert LARGEST["blurry"] != 0.7                         # the default cap left alone
     assert np.isnan(script.gaps(rows, [0.65])["noise_structure, cap 0.65"][key][1])  # no pass there

@@ -134,13 +134,16 @@ def parameter_for_noise(loss: str, eta: float) -> float:
 
 
 def parameter_for_structure(loss: str, noise: NoiseEstimate,
-                            rule: tuple[float, float] | None = None) -> float:
+                            rule: tuple[float, float] | None = None,
+                            largest: float | None = None) -> float:
     """``parameter_for_noise`` at the noise rate, raised to BASE + SLOPE x the flip rate
-    where that is larger, at most LARGEST: (BASE, SLOPE) = ``rule``, else STRUCTURE[loss]
-    (Blurry Loss; other losses: ``parameter_for_noise`` alone, not measured)."""
+    where that is larger, at most ``largest`` (default LARGEST[loss]): (BASE, SLOPE) =
+    ``rule``, else STRUCTURE[loss] (Blurry Loss; other losses: ``parameter_for_noise``
+    alone, not measured)."""
     value = parameter_for_noise(loss, noise.rate)
     rule = rule or STRUCTURE.get(loss)
     if rule is not None:
         base, slope = rule
-        value = max(value, min(base + slope * noise.flip, LARGEST[loss]))
+        cap = LARGEST[loss] if largest is None else largest
+        value = max(value, min(base + slope * noise.flip, cap))
     return round(value, 4)

@@ -52,9 +52,8 @@ AUTO_BY = {
                       "estimate (one pass after the cross-entropy pass; robustloss.find.choose)",
     "noise_structure": "as noise_estimate, and gamma at least 3x the estimated rate of a "
                        f"class's most common wrong label, up to {LARGEST['blurry']} (noise "
-                       "concentrated in one "
-                       "wrong class needs a larger gamma; one pass after the cross-entropy "
-                       "pass; robustloss.find.choose)",
+                       "concentrated in one wrong class needs a larger gamma; one pass after "
+                       "the cross-entropy pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
