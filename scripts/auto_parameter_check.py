@@ -30,7 +30,7 @@ from robustloss.data import load
 from robustloss.detection.detect import confident_learning
 from robustloss.detection.metrics import detection_scores
 from robustloss.experiments.provenance import resolve_device
-from robustloss.find.choose import PARAMETER_OF, NoiseEstimate, estimate_noise
+from robustloss.find.choose import PARAMETER_OF, NoiseEstimate, estimate_noise, unsure_share
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
 from robustloss.find.planting import (
@@ -47,13 +47,14 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
-METHODS = ("noise_estimate", "noise_structure", "planting", "robust_estimate")
-READ_OFF_CE = ("noise_estimate", "noise_structure")  # one pass after the cross-entropy pass
+METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "planting",
+           "robust_estimate")
+READ_OFF_CE = ("noise_estimate", "noise_structure", "confusion_gate")  # one pass after the cross-entropy pass
 # how each method's rows are labelled in the summary: planting once per way to score its
 # passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
-SUMMARY_METHODS = ("noise_estimate", "noise_structure", "robust_estimate",
+SUMMARY_METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "robust_estimate",
                    *(f"planting_{c}" for c in CONTROLS))
 
 
@@ -119,7 +120,7 @@ def main() -> None:
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, done, cache_path, device)
-        noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+        noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce["unsure"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
             for value in grids[loss]:
@@ -165,7 +166,7 @@ class Case:
         return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
                 "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
                 "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
-                "eta_hat": noise.rate, "flip": noise.flip}
+                "eta_hat": noise.rate, "flip": noise.flip, "unsure": noise.unsure}
 
 
 def store(row: dict, done: dict, cache_path: Path) -> dict:
@@ -230,18 +231,21 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_p
 def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
     """F1 of one cross-validated pass (from the cache when it ran before) with the noise
     readings of its probabilities (a cached cross-entropy pass without the flip rate runs
-    again: the structure rule reads it). A cross-entropy pass's probabilities are kept in
-    <out>/ce_passes, for readings taken later (gamma_rule_fit)."""
+    again: the structure rule reads it; one without the unsure share takes it from its kept
+    probabilities). A cross-entropy pass's probabilities are kept in <out>/ce_passes, for
+    readings taken later (gamma_rule_fit)."""
     key = case.key(loss, params)
-    if key in done and (loss != "ce" or "flip" in done[key]):
+    kept = cache_path.parent / "ce_passes" / ce_pass_name(
+        case.dataset, case.kind, case.rate, case.seed, case.subset, case.protocol)
+    if key in done and loss == "ce" and "unsure" not in done[key] and kept.exists():
+        store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])}, done, cache_path)
+    if key in done and (loss != "ce" or "flip" in done[key] and "unsure" in done[key]):
         return done[key]
     start = time.perf_counter()
     settings = FindSettings(seed=case.seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
     if loss == "ce":
-        kept = cache_path.parent / "ce_passes" / ce_pass_name(
-            case.dataset, case.kind, case.rate, case.seed, case.subset, case.protocol)
         kept.parent.mkdir(exist_ok=True)
         np.savez(kept, labels=case.data.labels, probs=probs, corrupted=case.corrupted)
     print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)

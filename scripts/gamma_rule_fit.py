@@ -42,6 +42,7 @@ from robustloss.find.choose import (
     off_diagonal,
     parameter_for_noise,
     parameter_for_structure,
+    unsure_share,
     weighted_by_errors,
 )
 from robustloss.find.core import FindSettings, model_for, out_of_fold
@@ -72,9 +73,21 @@ def readings(labels: np.ndarray, probs: np.ndarray) -> dict:
     prior, rates = joint.sum(axis=0), 1.0 - np.diag(matrix)
     return {"eta_hat": noise_rate(joint),
             "flip": flip_rate(joint, matrix), "pair share": pair_share(joint, matrix),
+            "unsure": unsure_share(probs),
             "largest class": float(rates.max()),
             "where the errors are": float((rates ** 2 * prior).sum()
                                           / max((rates * prior).sum(), 1e-12))}
+
+
+def kept_readings(folder: Path) -> pd.DataFrame:
+    """The readings of each kept cross-entropy pass (``<case>.npz``) in ``folder``, with the
+    true noise rate of its labels."""
+    rows = []
+    for path in sorted(folder.glob("*.npz")):
+        saved = np.load(path)
+        rows.append({"pass": path.stem, "true rate": float(saved["corrupted"].mean()),
+                     **readings(saved["labels"], saved["probs"])})
+    return pd.DataFrame(rows)
 
 
 def pair_share(joint: np.ndarray, matrix: np.ndarray) -> float:
@@ -153,7 +166,12 @@ def main() -> None:
     parser.add_argument("--out", default="results/gamma_rule_fit")
     parser.add_argument("--ce-passes", default="results/gamma_rule_fit/ce_passes",
                         help="where the cross-entropy passes are kept (shared between runs)")
+    parser.add_argument("--readings-of", metavar="FOLDER",
+                        help="only print the readings of every kept cross-entropy pass in FOLDER")
     args = parser.parse_args()
+    if args.readings_of:
+        print(kept_readings(Path(args.readings_of)).to_markdown(index=False, floatfmt=".3f"))
+        return
     out = Path(args.out)
     curves = grid_curves(Path(args.cache))
     complete = curves.groupby(["kind", "rate", "seed"]).gamma.nunique() == len(GRID)

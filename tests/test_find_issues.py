@@ -25,13 +25,17 @@ from robustloss.data import load
 from robustloss.errors import UserError
 from robustloss.find import core as find_core
 from robustloss.find.choose import (
+    GATED_LARGEST,
     LARGEST,
+    UNSURE_GATE,
     NoiseEstimate,
     best_values,
     estimate_noise,
     estimate_noise_rate,
+    parameter_for_confusion,
     parameter_for_noise,
     parameter_for_structure,
+    unsure_share,
 )
 from robustloss.find.core import FindSettings
 from robustloss.find.inputs import UserData, load_user_data
@@ -388,6 +392,38 @@ def test_structure_rule_raises_gamma_only_where_wrong_labels_concentrate():
     assert FindSettings(auto_by="noise_structure", gamma=0.5).loss_params(pairs) == {"gamma": 0.5}
 
 
+
+def test_unsure_share_counts_samples_whose_top_class_is_below_one_half():
+    """Two-class doubt (0.55 / 0.45) is sure; three-way doubt (0.4 / 0.35 / 0.25) is not;
+    rows are normalised first (0.8 / 0.8 is 0.5 / 0.5: sure, at exactly one half)."""
+    probs = np.array([[0.55, 0.45, 0.0], [0.4, 0.35, 0.25], [0.9, 0.05, 0.05],
+                      [0.8, 0.8, 0.0], [0.2, 0.3, 0.5]])
+    assert unsure_share(probs) == pytest.approx(1 / 5)
+    rng = np.random.default_rng(0)
+    many = rng.dirichlet(np.full(4, 0.7), size=2000)
+    assert unsure_share(many) == pytest.approx(np.mean(many.max(axis=1) < 0.5))
+    given = rng.integers(0, 4, 2000)
+    assert estimate_noise(given, many).unsure == unsure_share(many)
+
+
+def test_confusion_gate_keeps_the_raise_only_where_the_model_is_sure():
+    """Below the gate: the structure rule, capped at GATED_LARGEST (0.7 lets 3 x 0.25 bind
+    at 0.7, where noise_structure stops at LARGEST); above it: the paper's value."""
+    sure = NoiseEstimate(0.15, 0.25, unsure=UNSURE_GATE / 2)
+    hard = NoiseEstimate(0.15, 0.25, unsure=UNSURE_GATE * 2)
+    assert parameter_for_confusion("blurry", sure) == pytest.approx(GATED_LARGEST["blurry"])
+    assert parameter_for_structure("blurry", sure) == pytest.approx(LARGEST["blurry"])
+    assert GATED_LARGEST["blurry"] > LARGEST["blurry"]
+    assert parameter_for_confusion("blurry", hard) == parameter_for_noise("blurry", 0.15)
+    assert parameter_for_noise("blurry", 0.15) < LARGEST["blurry"]
+    small = NoiseEstimate(0.1, 0.1, unsure=0.0)                 # 3 x 0.1 = 0.3, below both caps
+    assert parameter_for_confusion("blurry", small) == parameter_for_structure("blurry", small)
+    assert (parameter_for_confusion("piecewise_zero", hard)
+            == parameter_for_structure("piecewise_zero", hard))
+    gated = FindSettings(auto_by="confusion_gate")
+    assert gated.loss_params(sure) == {"gamma": pytest.approx(GATED_LARGEST["blurry"])}
+    assert gated.loss_params(hard) == {"gamma": parameter_for_noise("blurry", 0.15)}
+
 def write_png(path: Path, value=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
@@ -534,7 +570,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     from robustloss.cli.find_issues import find_issues_parser
 
     text = " ".join(find_issues_parser().format_help().split())  # argparse wraps lines
-    assert "{noise_estimate,noise_structure,planting}" in text and "{auto,ce,none}" in text
+    assert "{noise_estimate,noise_structure,confusion_gate,planting}" in text and "{auto,ce,none}" in text
     assert "plant 5% known errors" in text and "(default noise_structure)" in text
 
 

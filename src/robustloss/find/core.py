@@ -23,11 +23,14 @@ from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
 from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import (
+    GATED_LARGEST,
     LARGEST,
     PARAMETER_OF,
+    UNSURE_GATE,
     NoiseEstimate,
     estimate_noise,
     estimate_noise_rate,
+    parameter_for_confusion,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -54,6 +57,12 @@ AUTO_BY = {
                        f"class's most common wrong label, up to {LARGEST['blurry']} (noise "
                        "concentrated in one wrong class needs a larger gamma; one pass after "
                        "the cross-entropy pass; robustloss.find.choose)",
+    "confusion_gate": "as noise_structure with gamma up to "
+                      f"{GATED_LARGEST['blurry']}, but only where the cross-entropy model's "
+                      "largest probability is below 0.5 on at most "
+                      f"{UNSURE_GATE:.0%} of the samples; where more, the data are hard for "
+                      "the model and the value is noise_estimate's (one pass after the "
+                      "cross-entropy pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
@@ -137,6 +146,8 @@ class FindSettings:
         if isinstance(noise, NoiseEstimate):
             if self.auto_by == "noise_structure":
                 return {name: parameter_for_structure(self.loss, noise)}
+            if self.auto_by == "confusion_gate":
+                return {name: parameter_for_confusion(self.loss, noise)}
             noise = noise.rate
         return {name: parameter_for_noise(self.loss, noise)}
 
@@ -271,7 +282,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         params = settings.loss_params(noise)
         if auto:
             choice = {"by": settings.auto_by, "estimated_noise_rate": eta,
-                      "estimated_flip_rate": noise.flip}
+                      "estimated_flip_rate": noise.flip, "unsure_share": noise.unsure}
         probs = run_pass(settings.loss, params)
         if eta is None:
             eta = estimate_noise_rate(data.labels, probs)

@@ -121,6 +121,11 @@ def choice_text(attrs: dict) -> str:
         return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
+    if choice["by"] == "confusion_gate" and attrs.get("loss") in STRUCTURE:
+        return (", chosen from the estimated noise rate, how the wrong labels concentrate "
+                f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
+                "most common wrong label) and how unsure the cross-entropy model is "
+                f"({100 * choice['unsure_share']:.1f}% of samples below 0.5 for every class)")
     return ", chosen from the estimated noise rate"
 
 
