@@ -1,9 +1,11 @@
 """How noise_structure's cap on gamma (robustloss.find.choose.LARGEST) plays out on cached
 passes, without a new pass: for each case of an auto_parameter_check cache (dataset, kind,
-eta), the seed-mean F1 of the paper's relation and of the structure rule under each cap,
-against the best grid value (over the gamma values every seed of the case has). A rule's
-value counts only where a pass at exactly that value is cached (a capped value is a grid
-value); the mean gap per dataset is over the class-dependent cases.
+eta), the seed-mean F1 of the paper's relation, of the structure rule under each cap and of
+the confusion gate (where the cached cross-entropy rows carry the unsure share), against
+the best grid value (over the gamma values every seed of the case has). A rule's value
+counts only where a pass at exactly that value is cached (a capped value is a grid value,
+an uncapped one the rule's own pass); the mean gap per dataset is over the class-dependent
+cases.
 
     python scripts/structure_cap_check.py [--cache results/auto_check_subsets/passes.jsonl] \\
         [--caps 0.6,0.7,0.8]
@@ -40,6 +42,7 @@ def gaps(rows: list[dict], caps: list[float]) -> dict:
     rules = {"noise_estimate": lambda n: choose.parameter_for_noise("blurry", n.rate)}
     rules |= {f"noise_structure, cap {c}":
               (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
+    rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):
         seeds = {s: v for s, v in seeds.items() if v["ce"] is not None}
@@ -49,7 +52,10 @@ def gaps(rows: list[dict], caps: list[float]) -> dict:
         if not grid:
             continue
         for name, rule in rules.items():
-            values = {s: round(rule(choose.NoiseEstimate(v["ce"]["eta_hat"], v["ce"]["flip"])), 4)
+            if name == "confusion_gate" and any("unsure" not in v["ce"] for v in seeds.values()):
+                continue  # cross-entropy rows cached before the unsure share was read
+            values = {s: round(rule(choose.NoiseEstimate(v["ce"]["eta_hat"], v["ce"]["flip"],
+                                                         v["ce"].get("unsure", 0.0))), 4)
                       for s, v in seeds.items()}
             f1 = np.mean([seeds[s]["f1"].get(g, np.nan) for s, g in values.items()])
             out[name][case] = (np.mean(list(values.values())), f1, max(grid.values()) - f1)

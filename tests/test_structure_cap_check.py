@@ -36,3 +36,24 @@ def test_each_cap_is_scored_on_the_cached_pass_at_its_value(load_script):
     assert parameter_for_structure("blurry", noise, largest=0.7) == 0.7
     assert LARGEST["blurry"] != 0.7                         # the default cap left alone
     assert np.isnan(script.gaps(rows, [0.65])["noise_structure, cap 0.65"][key][1])  # no pass there
+
+
+def test_the_confusion_gate_is_scored_only_where_the_unsure_share_was_read(load_script):
+    """Open gate (unsure 0.02): the grid pass at the gated cap 0.7; closed (0.2): the paper
+    value's pass; cross-entropy rows without the reading: no score for the gate."""
+    script = load_script("structure_cap_check")
+    noise = NoiseEstimate(0.15, 0.27)
+    paper = parameter_for_noise("blurry", noise.rate)
+
+    def case_rows(dataset: str, unsure: float | None) -> list[dict]:
+        case = {"dataset": dataset, "subset": 5000, "rate": 0.3, "kind": "asymmetric", "seed": 0}
+        ce = {**case, "loss": "ce", "params": {}, "f1": 0.7, "eta_hat": noise.rate,
+              "flip": noise.flip} | ({} if unsure is None else {"unsure": unsure})
+        return [ce] + [{**case, "loss": "blurry", "params": {"gamma": g}, "f1": f1}
+                       for g, f1 in ((0.6, 0.80), (0.7, 0.85), (paper, 0.75))]
+
+    rows = case_rows("mnist", 0.02) + case_rows("fashion_mnist", 0.2) + case_rows("digits", None)
+    gated = script.gaps(rows, [0.6])["confusion_gate"]
+    assert gated[("mnist", "asymmetric", 0.3)] == pytest.approx((0.7, 0.85, 0.0))
+    assert gated[("fashion_mnist", "asymmetric", 0.3)] == pytest.approx((paper, 0.75, 0.1))
+    assert ("digits", "asymmetric", 0.3) not in gated
