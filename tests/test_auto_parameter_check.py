@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustloss.find.choose import NoiseEstimate, estimate_noise
+from robustloss.find.choose import NoiseEstimate, estimate_noise, unsure_share
 from robustloss.find.core import FindSettings
 
 from .conftest import REPO
 
 ARGS = ["--datasets", "digits", "--kinds", "asymmetric", "--rates", "0.3", "--seeds", "0",
-        "--losses", "blurry", "--methods", "noise_estimate,noise_structure", "--grid", "0.5",
+        "--losses", "blurry", "--methods", "noise_estimate,noise_structure,confusion_gate", "--grid", "0.5",
         "--digits-subset", "900"]  # half of digits: the test's four passes in half the time
 
 
@@ -34,16 +34,17 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     rows = [json.loads(line) for line in (tmp_path / "passes.jsonl").read_text().splitlines()]
     ce = next(row for row in rows if row["loss"] == "ce")
-    noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
+    noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce["unsure"])
     kept = np.load(tmp_path / "ce_passes" / "digits_asymmetric_0.3_0_900.npz")  # for later readings
     kept_noise = estimate_noise(kept["labels"], kept["probs"])
     assert (kept_noise.rate, kept_noise.flip) == pytest.approx((noise.rate, noise.flip))
     assert kept["corrupted"].sum() > 0 and len(kept["labels"]) == 900
+    assert ce["unsure"] == unsure_share(kept["probs"])
     chosen = {method: FindSettings(auto_by=method).loss_params(noise)["gamma"]
-              for method in ("noise_estimate", "noise_structure")}
+              for method in ("noise_estimate", "noise_structure", "confusion_gate")}
     assert chosen["noise_structure"] > chosen["noise_estimate"] + 0.2  # pairs: a larger gamma
     gammas = sorted(row["params"]["gamma"] for row in rows if row["loss"] == "blurry")
-    assert gammas == sorted([0.5, *chosen.values()])                 # one pass each, no more
+    assert gammas == sorted({0.5, *chosen.values()})                 # one pass each, no more
     summary = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
     assert summary["best grid value"] == 0.5
     for method, gamma in chosen.items():
@@ -54,6 +55,16 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert len((tmp_path / "passes.jsonl").read_text().splitlines()) == len(rows)
     assert "F1" not in again.stdout.split("| dataset")[0]            # no pass printed
+    cache = tmp_path / "passes.jsonl"                                # a CE row cached before
+    cache.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "unsure"}) + "\n"
+                             for row in rows))                       # the unsure share was read
+    filled = check(tmp_path)
+    assert filled.returncode == 0, filled.stderr[-2000:]
+    assert "F1" not in filled.stdout.split("| dataset")[0]           # read off the kept pass
+    latest = {}
+    for line in cache.read_text().splitlines():
+        latest[json.loads(line)["key"]] = json.loads(line)
+    assert latest[ce["key"]]["unsure"] == ce["unsure"]
 
 
 def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_rows(tmp_path,
