@@ -289,6 +289,9 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
         if len(line) > 8:  # some automatic method ran for this case
             lines.append(line)
     table = pd.DataFrame(lines)
+    if table.empty:  # grid passes only (--methods "")
+        print("no automatic method ran: nothing to compare with the grid")
+        return
     table.to_csv(out / "auto_vs_best.csv", index=False)
     gaps = [c for c in table.columns if c.endswith(" gap")]
     means = table.groupby(["dataset", "subset", "protocol", "kind", "loss"])[gaps].mean()

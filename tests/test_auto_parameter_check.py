@@ -100,3 +100,13 @@ def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_
     script.summarise(done, tmp_path, {"blurry": [0.2, 0.6]})  # eta 0.3 has no pass on this grid
     table = pd.read_csv(tmp_path / "auto_vs_best.csv")
     assert list(table.eta) == [0.2]
+
+
+def test_a_summary_of_grid_passes_alone_says_so(tmp_path, load_script, capsys):
+    """--methods "": the grid passes are cached, and the summary has no method to compare."""
+    script = load_script("auto_parameter_check")
+    row = {"dataset": "digits", "subset": None, "rate": 0.2, "kind": "asymmetric", "seed": 0,
+           "loss": "blurry", "protocol": "paper", "params": {"gamma": 0.2}, "f1": 0.8}
+    script.summarise({"a": row}, tmp_path, {"blurry": [0.2]})
+    assert "no automatic method ran" in capsys.readouterr().out
+    assert not (tmp_path / "auto_vs_best.csv").exists()
