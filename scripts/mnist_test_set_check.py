@@ -92,14 +92,16 @@ def main() -> None:
                                           **FindSettings(loss=loss).loss_params(noise))
                 table.attrs.update(choice={"by": FindSettings().auto_by,
                                            "estimated_noise_rate": noise.rate,
-                                           "estimated_flip_rate": noise.flip},
+                                           "estimated_flip_rate": noise.flip,
+                                           "unsure_share": noise.unsure},
                                    estimated_noise_rate=noise.rate)
             table.to_csv(out / f"{label.replace(' ', '_')}_{loss}_label_issues.csv", index=False)
             attrs = table.attrs
             name = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
             eta, choice = attrs["estimated_noise_rate"], attrs["choice"]
             if choice and "estimated_flip_rate" in choice:
-                noise = NoiseEstimate(eta, choice["estimated_flip_rate"])
+                noise = NoiseEstimate(eta, choice["estimated_flip_rate"],
+                                      choice.get("unsure_share", 0.0))
             rows[f"{label}: {loss} ({name}, by {(choice or {}).get('by', 'hand')})"] = \
                 review_counts(table, reviewed)
             if "flagged_ce" in table:

@@ -103,7 +103,7 @@ def test_image_folder_finds_the_planted_errors(folder_run):
     review = pd.read_csv(out / "review.csv")
     assert review.equals(table.head(12))
     saved = json.loads((out / "find_issues.json").read_text())
-    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "noise_structure"
+    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "confusion_gate"
     eta = saved["estimated_noise_rate"]
     assert abs(eta - PLANTED / 1797) < 0.02                             # 2.2% planted
     assert saved["loss_params"]["gamma"] == parameter_for_noise("blurry", eta)
@@ -472,8 +472,9 @@ def test_bad_inputs_fail_in_one_line_before_training(tmp_path, monkeypatch, case
 
 
 def test_the_report_says_what_the_automatic_value_was_read_from():
-    """noise_structure raises Blurry Loss's gamma with the flip rate, not Piecewise-zero's c:
-    the report names the flip rate for the first only."""
+    """noise_structure and confusion_gate raise Blurry Loss's gamma with the flip rate, not
+    Piecewise-zero's c: the report names the flip rate (and the gate's unsure share) for the
+    first only."""
     from robustloss.find.report import choice_text
 
     structure = {"by": "noise_structure", "estimated_noise_rate": 0.1, "estimated_flip_rate": 0.2}
@@ -481,6 +482,11 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert choice_text({"choice": structure, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"
     assert choice_text({"choice": None, "loss": "blurry"}) == ""
+    gated = {**structure, "by": "confusion_gate", "unsure_share": 0.031}
+    assert "3.1% of samples below 0.5" in choice_text({"choice": gated, "loss": "blurry"})
+    assert "20.0% of a class's samples" in choice_text({"choice": gated, "loss": "blurry"})
+    assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
+        ", chosen from the estimated noise rate"
 
 
 def test_the_report_names_every_loss_in_words():
@@ -571,7 +577,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
 
     text = " ".join(find_issues_parser().format_help().split())  # argparse wraps lines
     assert "{noise_estimate,noise_structure,confusion_gate,planting}" in text and "{auto,ce,none}" in text
-    assert "plant 5% known errors" in text and "(default noise_structure)" in text
+    assert "plant 5% known errors" in text and "(default confusion_gate)" in text
 
 
 def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():

@@ -29,6 +29,12 @@ paper relation (0.677 vs 0.710), which 3 x flip leaves alone there. On a MNIST s
 LARGEST, 0.6, and still costs F1 there against the paper relation (README: "How good is the
 automatic gamma?"). A gate that raised gamma only where the wrong labels look like pairs
 (the pair share, scripts/gamma_rule_fit.py) failed its check on Fashion-MNIST.
+
+``confusion_gate`` (the default) reads how hard the data are for the model off the same
+pass: the *unsure share*, the fraction of samples whose largest probability is below 0.5.
+Where it is small, the structure rule's raise stands, up to 0.7; where it is large, the
+model finds the data hard and gamma is the paper's value. Fixed before its check on
+held-out subsets (docs/measurements/confusion_gate_preregistered.md), which it passed.
 """
 
 from __future__ import annotations
