@@ -483,7 +483,10 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
         ", chosen from the estimated noise rate"
     assert choice_text({"choice": None, "loss": "blurry"}) == ""
     gated = {**structure, "by": "confusion_gate", "unsure_share": 0.031}
-    assert "3.1% of samples below 0.5" in choice_text({"choice": gated, "loss": "blurry"})
+    assert "below 0.5 on 3.1% of samples, so gamma may rise with the flip rate" in choice_text(
+        {"choice": gated, "loss": "blurry"})
+    shut = {**gated, "unsure_share": 0.2}
+    assert "below 0.5 on 20.0% of samples, too many" in choice_text({"choice": shut, "loss": "blurry"})
     assert "20.0% of a class's samples" in choice_text({"choice": gated, "loss": "blurry"})
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"

@@ -263,7 +263,8 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         noise = estimate_noise(data.labels, ce_probs)
         eta = noise.rate
         log.info("estimated noise rate: %.1f%% (flip rate into the most common wrong class "
-                 "%.1f%%)", 100 * eta, 100 * noise.flip)
+                 "%.1f%%; top class below 0.5 on %.1f%% of samples)", 100 * eta,
+                 100 * noise.flip, 100 * noise.unsure)
         if eta > 0.5:
             log.warning("more than half of the labels look wrong to the cross-entropy model: "
                         "more likely the model is too weak for this data (try more --epochs) "

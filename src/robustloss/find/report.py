@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from robustloss.find.choose import STRUCTURE
+from robustloss.find.choose import STRUCTURE, UNSURE_GATE
 
 # how the report names a loss (the name in brackets is the one --loss takes)
 LOSS_NAMES = {"ce": "cross-entropy", "focal": "Focal Loss", "gce": "Generalized Cross-Entropy",
@@ -122,10 +122,14 @@ def choice_text(attrs: dict) -> str:
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
     if choice["by"] == "confusion_gate" and attrs.get("loss") in STRUCTURE:
+        unsure = choice["unsure_share"]
+        gate = ("so gamma may rise with the flip rate" if unsure <= UNSURE_GATE
+                else "too many for a larger gamma: the data look hard for the model")
         return (", chosen from the estimated noise rate, how the wrong labels concentrate "
                 f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
-                "most common wrong label) and how unsure the cross-entropy model is "
-                f"({100 * choice['unsure_share']:.1f}% of samples below 0.5 for every class)")
+                "most common wrong label) and how sure the cross-entropy model is (its top "
+                f"class is below 0.5 on {100 * unsure:.1f}% of samples, "
+                f"{gate}; the gate is {100 * UNSURE_GATE:.0f}%)")
     return ", chosen from the estimated noise rate"
 
 
