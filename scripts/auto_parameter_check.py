@@ -7,7 +7,7 @@ labels concentrate in one wrong class, one pass; ``planting``: plant known error
 that recovers them, one pass per candidate); F1 of the flagged set against the synthetic
 errors. Reports, per dataset, kind and eta, the seed-mean F1 of each automatic method, of
 the best grid value (chosen in hindsight on the seed means) and the gaps. Passes are cached
-in <out>/passes.jsonl, so a killed run resumes.
+in <out>/passes.jsonl, so a killed run resumes; <out>/passes.csv lists them, one row each.
 
     ROBUSTLOSS_DATA=../shared/data python scripts/auto_parameter_check.py \\
         [--datasets digits,mnist,fashion_mnist] [--subset 1000] [--seeds 0,1] \\
@@ -134,7 +134,18 @@ def main() -> None:
                 by_planting(case, loss, done, cache_path, device)
             if "robust_estimate" in methods:
                 by_robust_estimate(case, loss, ce["eta_hat"], done, cache_path, device)
+    write_passes(done, out / "passes.csv")
     summarise(done, out, grids, {int(s) for s in args.seeds.split(",")})
+
+
+def write_passes(done: dict, path: Path) -> None:
+    """Every pass the cache holds, one row each, its loss parameter as a column (the rows of
+    this run's automatic methods say which, under "auto")."""
+    rows = pd.DataFrame(done.values()).drop(columns="key", errors="ignore")
+    params = pd.DataFrame(list(rows.pop("params")), index=rows.index)
+    first = ["dataset", "subset", "kind", "rate", "seed", "loss"]
+    rows = pd.concat([rows[first], params, rows.drop(columns=first)], axis=1)
+    rows.sort_values(first + list(params.columns), na_position="first").to_csv(path, index=False)
 
 
 @dataclass

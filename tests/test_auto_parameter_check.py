@@ -51,6 +51,11 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
         row = next(r for r in rows if r["loss"] == "blurry" and r["params"]["gamma"] == gamma)
         assert summary[f"{method} value"] == gamma
         assert summary[f"{method} gap"] == pytest.approx(summary["best grid F1"] - row["f1"])
+    listed = pd.read_csv(tmp_path / "passes.csv")
+    assert len(listed[listed.auto.isna()]) == len(rows)              # each cached pass once
+    assert set(listed.loc[listed.auto.notna(), "auto"]) == set(chosen)
+    assert listed.loc[listed.loss == "ce", "gamma"].isna().all()
+    assert sorted(listed.loc[listed.auto.isna() & (listed.loss == "blurry"), "gamma"]) == gammas
     again = check(tmp_path)                                          # everything cached
     assert again.returncode == 0, again.stderr[-2000:]
     assert len((tmp_path / "passes.jsonl").read_text().splitlines()) == len(rows)
