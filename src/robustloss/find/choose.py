@@ -80,7 +80,7 @@ class NoiseEstimate:
     """rate: the fraction of wrong labels; flip: the fraction of a class's samples that
     carry its most common wrong label, averaged over true classes weighted by their wrong
     labels; unsure: the fraction of samples whose largest probability is below 0.5
-    (estimate_noise)."""
+    (estimate_noise; 0 where it was not read, which leaves the confusion gate open)."""
 
     rate: float
     flip: float
