@@ -183,6 +183,12 @@ def parameter_for_confusion(loss: str, noise: NoiseEstimate) -> float:
     gated cap: ``parameter_for_structure``)."""
     if loss not in GATED_LARGEST:
         return parameter_for_structure(loss, noise)
-    if noise.unsure > UNSURE_GATE:
+    if not gate_open(noise.unsure):
         return parameter_for_noise(loss, noise.rate)
     return parameter_for_structure(loss, noise, largest=GATED_LARGEST[loss])
+
+
+def gate_open(unsure: float) -> bool:
+    """Whether the confusion gate lets gamma rise with the flip rate: the unsure share is at
+    most UNSURE_GATE."""
+    return unsure <= UNSURE_GATE
