@@ -158,10 +158,20 @@ class Case:
     data: UserData
     corrupted: np.ndarray
     protocol: str = "paper"
+    train_seed: int | None = None  # folds, initialisation and batch order; None: seed's
+
+    @property
+    def model_seed(self) -> int:
+        return self.seed if self.train_seed is None else self.train_seed
 
     @property
     def label(self) -> str:
-        return f"{self.dataset} {self.kind} {self.rate} {self.seed}"
+        return (f"{self.dataset} {self.kind} {self.rate} {self.seed}"
+                + (f" (trained with seed {self.train_seed})" if self.retrained else ""))
+
+    @property
+    def retrained(self) -> bool:
+        return self.model_seed != self.seed
 
     def key(self, *rest) -> str:
         what = [self.dataset, self.subset, self.rate, self.seed]
@@ -169,13 +179,22 @@ class Case:
             what.append(self.kind)
         if self.protocol != "paper":  # likewise the protocol the cached passes ran with
             what.append(self.protocol)
+        if self.retrained:            # and the seed the cached passes trained with
+            what.append(f"train_seed {self.train_seed}")
         return json.dumps([*what, *rest], sort_keys=True)
+
+    def kept_name(self) -> str:
+        """The file this case's cross-entropy probabilities are kept in."""
+        name = ce_pass_name(self.dataset, self.kind, self.rate, self.seed, self.subset,
+                            self.protocol)
+        return name.replace(".npz", f"_train{self.train_seed}.npz") if self.retrained else name
 
     def row(self, loss: str, params: dict, probs: np.ndarray, seconds: float) -> dict:
         scores = detection_scores(confident_learning(self.data.labels, probs), self.corrupted)
         noise = estimate_noise(self.data.labels, probs)
         return {"dataset": self.dataset, "subset": self.subset, "rate": self.rate,
-                "seed": self.seed, "kind": self.kind, "loss": loss, "params": params,
+                "seed": self.seed, "train_seed": self.model_seed, "kind": self.kind,
+                "loss": loss, "params": params,
                 "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
                 "eta_hat": noise.rate, "flip": noise.flip, "unsure": noise.unsure}
 
@@ -196,7 +215,7 @@ def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> 
     if all(key in done for key in keys.values()):
         return done[keys[DEFAULT_CONTROL]]
     start = time.perf_counter()
-    settings = FindSettings(seed=case.seed, protocol=case.protocol)
+    settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
     ce = out_of_fold(case.data, settings, "ce", {}, make_model, device, False)
     name = PARAMETER_OF[loss]
@@ -223,7 +242,7 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_p
     if key in done:
         return done[key]
     first = FindSettings(loss=loss).loss_params(eta_ce)
-    settings = FindSettings(seed=case.seed, protocol=case.protocol)
+    settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
     start = time.perf_counter()
     probs = out_of_fold(case.data, settings, loss, first, make_model, device, False)
@@ -246,14 +265,13 @@ def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, d
     probabilities). A cross-entropy pass's probabilities are kept in <out>/ce_passes, for
     readings taken later (gamma_rule_fit)."""
     key = case.key(loss, params)
-    kept = cache_path.parent / "ce_passes" / ce_pass_name(
-        case.dataset, case.kind, case.rate, case.seed, case.subset, case.protocol)
+    kept = cache_path.parent / "ce_passes" / case.kept_name()
     if key in done and loss == "ce" and "unsure" not in done[key] and kept.exists():
         store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])}, done, cache_path)
     if key in done and (loss != "ce" or "flip" in done[key] and "unsure" in done[key]):
         return done[key]
     start = time.perf_counter()
-    settings = FindSettings(seed=case.seed, protocol=case.protocol)
+    settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
     if loss == "ce":
@@ -275,7 +293,8 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
     value off that grid (an automatic value, an earlier run's grid) does not count as a grid
     point. Cases with no pass on the grid are left out."""
     rows = pd.DataFrame([r for r in done.values()
-                         if r["loss"] != "ce" and (seeds is None or r["seed"] in seeds)])
+                         if r["loss"] != "ce" and (seeds is None or r["seed"] in seeds)
+                         and r.get("train_seed", r["seed"]) == r["seed"]])  # not retrained
     rows["kind"] = filled(rows, "kind", "symmetric")
     auto = rows.get("auto", pd.Series(None, rows.index)).astype(object)
     rows["auto"] = auto.where(auto.notna(), False).replace({True: "noise_estimate"})

@@ -115,3 +115,68 @@ def test_a_summary_of_grid_passes_alone_says_so(tmp_path, load_script, capsys):
     script.summarise({"a": row}, tmp_path, {"blurry": [0.2]})
     assert "no automatic method ran" in capsys.readouterr().out
     assert not (tmp_path / "auto_vs_best.csv").exists()
+
+
+def test_a_retrained_pass_has_its_own_key_and_stays_out_of_the_summary(tmp_path, load_script):
+    """A pass trained with another seed than its noise's (pass_noise_check) is cached under
+    its own key and its own kept file; one trained with the noise's seed keeps the key the
+    check's passes were cached under; the summary's grid leaves retrained passes out."""
+    script = load_script("auto_parameter_check")
+    case = dict(dataset="digits", subset=None, rate=0.2, seed=0, kind="asymmetric",
+                data=None, corrupted=None)
+    plain, same, other = (script.Case(**case), script.Case(**case, train_seed=0),
+                          script.Case(**case, train_seed=3))
+    assert same.key("blurry", {"gamma": 0.2}) == plain.key("blurry", {"gamma": 0.2})
+    assert other.key("blurry", {"gamma": 0.2}) != plain.key("blurry", {"gamma": 0.2})
+    assert (same.kept_name(), other.model_seed) == (plain.kept_name(), 3)
+    assert other.kept_name() != plain.kept_name()
+    row = {"dataset": "digits", "subset": None, "rate": 0.2, "kind": "asymmetric", "seed": 0,
+           "loss": "blurry", "protocol": "paper", "f1": 0.8}
+    done = {"a": {**row, "params": {"gamma": 0.2}, "train_seed": 0},
+            "b": {**row, "params": {"gamma": 0.4}, "f1": 0.95, "train_seed": 3},
+            "c": {**row, "params": {"gamma": 0.2}, "auto": "confusion_gate"}}
+    script.summarise(done, tmp_path, {"blurry": [0.2, 0.4]})
+    line = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
+    assert line["best grid value"] == 0.2 and line["best grid F1"] == pytest.approx(0.8)
+
+
+def test_the_pass_noise_check_retrains_the_same_labels(tmp_path, load_script):
+    """scripts/pass_noise_check.py on half of digits: each training seed is a pass of its own
+    on the same noisy labels, the table's mean and spread are those of the cached passes, and
+    a rerun reads the cache."""
+    def run():
+        return subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "pass_noise_check.py"), "--dataset", "digits",
+             "--subset", "900", "--kind", "asymmetric", "--rate", "0.3", "--grid", "0.5",
+             "--train-seeds", "0,1", "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=600, cwd=REPO,
+            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    first = run()
+    assert first.returncode == 0, first.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "passes.jsonl").read_text().splitlines()]
+    assert sorted(row["train_seed"] for row in rows) == [0, 0, 1, 1]   # BL and CE each
+    assert {row["seed"] for row in rows} == {0} and len({row["key"] for row in rows}) == 4
+    kept = [np.load(tmp_path / "ce_passes" / name) for name in
+            ("digits_asymmetric_0.3_0_900.npz", "digits_asymmetric_0.3_0_900_train1.npz")]
+    assert (kept[0]["labels"] == kept[1]["labels"]).all()               # the same labels,
+    assert not np.allclose(kept[0]["probs"], kept[1]["probs"])          # another training
+    rows = [row for row in rows if row["loss"] == "blurry"]
+    f1 = [row["f1"] for row in sorted(rows, key=lambda row: row["train_seed"])]
+    table = pd.read_csv(tmp_path / "pass_noise.csv").iloc[0]
+    assert table["setting"] == "blurry, gamma 0.5"
+    assert [table["F1, training seed 0"], table["F1, training seed 1"]] == pytest.approx(f1)
+    assert table["mean"] == pytest.approx(np.mean(f1))
+    assert table["sd"] == pytest.approx(np.std(f1, ddof=1))
+    again = run()
+    assert again.returncode == 0 and "F1 0." not in again.stdout.split("# ")[0]
+    assert len((tmp_path / "passes.jsonl").read_text().splitlines()) == 4
+
+
+def test_the_winners_curse_is_the_best_single_pass_against_the_best_mean(load_script):
+    script = load_script("pass_noise_check")
+    rows = pd.DataFrame({"loss": "blurry", "value": [0.2, 0.4, 0.2, 0.4],
+                         "train_seed": [0, 0, 1, 1], "f1": [0.90, 0.80, 0.80, 0.85]})
+    curse = script.winners_curse(rows, "blurry")
+    assert curse["best single pass, mean over training seeds"] == pytest.approx(0.875)
+    assert curse["best seed-mean value"] == pytest.approx(0.85)          # gamma 0.2: 0.85
+    assert curse["gamma of the best single pass, per training seed"] == [0.2, 0.4]
