@@ -96,6 +96,8 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry \
 		--kinds symmetric,asymmetric,instance --methods noise_estimate,noise_structure,confusion_gate --grid 0.2,0.4,0.6,0.7,0.8 \
 		--out results/auto_check_subsets
+	$(PY) scripts/pass_noise_check.py --dataset mnist --subset 5000 --kind asymmetric --rate 0.1 --seed 0 \
+		--grid 0.2,0.4 --train-seeds 0,1,2,3 --out results/auto_check_subsets  # one pass's spread
 	$(PY) scripts/structure_cap_check.py --cache results/auto_check/passes.jsonl
 	$(PY) scripts/structure_cap_check.py --cache results/auto_check_subsets/passes.jsonl
 
