@@ -43,6 +43,7 @@ def gaps(rows: list[dict], caps: list[float]) -> dict:
     rules |= {f"noise_structure, cap {c}":
               (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
     rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
+    rules["confusion_cap"] = lambda n: choose.parameter_for_confusion_cap("blurry", n)
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):
         seeds = {s: v for s, v in seeds.items() if v["ce"] is not None}
@@ -52,7 +53,7 @@ def gaps(rows: list[dict], caps: list[float]) -> dict:
         if not grid:
             continue
         for name, rule in rules.items():
-            if name == "confusion_gate" and any("unsure" not in v["ce"] for v in seeds.values()):
+            if name.startswith("confusion") and any("unsure" not in v["ce"] for v in seeds.values()):
                 continue  # cross-entropy rows cached before the unsure share was read
             values = {s: round(rule(choose.NoiseEstimate(v["ce"]["eta_hat"], v["ce"]["flip"],
                                                          v["ce"].get("unsure", 0.0))), 4)

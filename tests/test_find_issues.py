@@ -33,6 +33,7 @@ from robustloss.find.choose import (
     estimate_noise,
     estimate_noise_rate,
     parameter_for_confusion,
+    parameter_for_confusion_cap,
     parameter_for_noise,
     parameter_for_structure,
     unsure_share,
@@ -424,6 +425,26 @@ def test_confusion_gate_keeps_the_raise_only_where_the_model_is_sure():
     assert gated.loss_params(sure) == {"gamma": pytest.approx(GATED_LARGEST["blurry"])}
     assert gated.loss_params(hard) == {"gamma": parameter_for_noise("blurry", 0.15)}
 
+
+def test_confusion_cap_keeps_the_structure_rule_where_the_gate_is_shut():
+    """Where the gate is open, confusion_cap is the gate (up to GATED_LARGEST); where it is
+    shut, the structure rule up to LARGEST, not the paper's value; small flip rates and
+    Piecewise-zero: the structure rule as it is."""
+    sure = NoiseEstimate(0.15, 0.25, unsure=UNSURE_GATE / 2)
+    hard = NoiseEstimate(0.15, 0.25, unsure=UNSURE_GATE * 2)
+    assert parameter_for_confusion_cap("blurry", sure) == parameter_for_confusion("blurry", sure)
+    assert parameter_for_confusion_cap("blurry", hard) == pytest.approx(LARGEST["blurry"])
+    assert parameter_for_confusion("blurry", hard) < LARGEST["blurry"]        # the gate's
+    some = NoiseEstimate(0.15, 0.17, unsure=UNSURE_GATE * 2)                  # 3 x 0.17 = 0.51
+    assert parameter_for_confusion_cap("blurry", some) == pytest.approx(0.51)
+    small = NoiseEstimate(0.1, 0.05, unsure=UNSURE_GATE * 2)                  # 0.15: the paper's
+    assert parameter_for_confusion_cap("blurry", small) == parameter_for_noise("blurry", 0.1)
+    assert (parameter_for_confusion_cap("piecewise_zero", hard)
+            == parameter_for_structure("piecewise_zero", hard))
+    capped = FindSettings(auto_by="confusion_cap")
+    assert capped.loss_params(hard) == {"gamma": pytest.approx(LARGEST["blurry"])}
+    assert capped.loss_params(sure) == {"gamma": pytest.approx(GATED_LARGEST["blurry"])}
+
 def write_png(path: Path, value=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
@@ -488,6 +509,10 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     shut = {**gated, "unsure_share": 0.2}
     assert "below 0.5 on 20.0% of samples, too many" in choice_text({"choice": shut, "loss": "blurry"})
     assert "20.0% of a class's samples" in choice_text({"choice": gated, "loss": "blurry"})
+    capped = {**shut, "by": "confusion_cap"}
+    assert f"too many for a gamma above {LARGEST['blurry']}" in choice_text(
+        {"choice": capped, "loss": "blurry"})
+    assert "flip rate" in choice_text({"choice": {**capped, "unsure_share": 0.03}, "loss": "blurry"})
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"
 
@@ -579,7 +604,8 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     from robustloss.cli.find_issues import find_issues_parser
 
     text = " ".join(find_issues_parser().format_help().split())  # argparse wraps lines
-    assert "{noise_estimate,noise_structure,confusion_gate,planting}" in text and "{auto,ce,none}" in text
+    assert "{noise_estimate,noise_structure,confusion_gate,confusion_cap,planting}" in text
+    assert "{auto,ce,none}" in text
     assert "plant 5% known errors" in text and "(default confusion_gate)" in text
 
 

@@ -57,3 +57,7 @@ def test_the_confusion_gate_is_scored_only_where_the_unsure_share_was_read(load_
     assert gated[("mnist", "asymmetric", 0.3)] == pytest.approx((0.7, 0.85, 0.0))
     assert gated[("fashion_mnist", "asymmetric", 0.3)] == pytest.approx((paper, 0.75, 0.1))
     assert ("digits", "asymmetric", 0.3) not in gated
+    capped = script.gaps(rows, [0.6])["confusion_cap"]                 # shut: 3 x 0.27 -> 0.6
+    assert capped[("mnist", "asymmetric", 0.3)] == pytest.approx((0.7, 0.85, 0.0))
+    assert capped[("fashion_mnist", "asymmetric", 0.3)] == pytest.approx((0.6, 0.80, 0.05))
+    assert ("digits", "asymmetric", 0.3) not in capped

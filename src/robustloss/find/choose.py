@@ -181,11 +181,18 @@ def parameter_for_confusion(loss: str, noise: NoiseEstimate) -> float:
     """``parameter_for_structure`` with the cap GATED_LARGEST[loss] where the unsure share is
     at most UNSURE_GATE, else ``parameter_for_noise`` at the noise rate (losses without a
     gated cap: ``parameter_for_structure``)."""
-    if loss not in GATED_LARGEST:
-        return parameter_for_structure(loss, noise)
-    if not gate_open(noise.unsure):
+    if loss in GATED_LARGEST and not gate_open(noise.unsure):
         return parameter_for_noise(loss, noise.rate)
-    return parameter_for_structure(loss, noise, largest=GATED_LARGEST[loss])
+    return parameter_for_confusion_cap(loss, noise)
+
+
+def parameter_for_confusion_cap(loss: str, noise: NoiseEstimate) -> float:
+    """``parameter_for_structure`` with the cap GATED_LARGEST[loss] where the unsure share is
+    at most UNSURE_GATE, else with its own cap LARGEST[loss]: the confusion gate with the
+    structure rule kept where the gate is shut (docs/measurements/gated_caps_preregistered.md)."""
+    if loss in GATED_LARGEST and gate_open(noise.unsure):
+        return parameter_for_structure(loss, noise, largest=GATED_LARGEST[loss])
+    return parameter_for_structure(loss, noise)
 
 
 def gate_open(unsure: float) -> bool:

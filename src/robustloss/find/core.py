@@ -31,6 +31,7 @@ from robustloss.find.choose import (
     estimate_noise,
     estimate_noise_rate,
     parameter_for_confusion,
+    parameter_for_confusion_cap,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -66,6 +67,10 @@ AUTO_BY = {
                       f"{UNSURE_GATE:.0%} of the samples; where more, the data are hard for "
                       "the model and the value is noise_estimate's (one pass after the "
                       "cross-entropy pass; robustloss.find.choose)",
+    "confusion_cap": "as confusion_gate, but where the model is unsure of more samples "
+                     "than the gate allows, gamma is noise_structure's (up to "
+                     f"{LARGEST['blurry']}) instead of noise_estimate's (one pass after the "
+                     "cross-entropy pass; robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
@@ -139,8 +144,8 @@ class FindSettings:
     def loss_params(self, noise: float | NoiseEstimate | None) -> dict:
         """The loss's parameters, with 'auto' resolved for the estimated noise: a rate (the
         paper's relation), or a NoiseEstimate (whose flip rate ``auto_by="noise_structure"``
-        reads, and with it the unsure share ``"confusion_gate"``); None only where nothing is
-        automatic."""
+        reads, and with it the unsure share ``"confusion_gate"`` and ``"confusion_cap"``);
+        None only where nothing is automatic."""
         if self.loss not in PARAMETER_OF:
             return {}
         name = PARAMETER_OF[self.loss]
@@ -152,6 +157,8 @@ class FindSettings:
                 return {name: parameter_for_structure(self.loss, noise)}
             if self.auto_by == "confusion_gate":
                 return {name: parameter_for_confusion(self.loss, noise)}
+            if self.auto_by == "confusion_cap":
+                return {name: parameter_for_confusion_cap(self.loss, noise)}
             noise = noise.rate
         return {name: parameter_for_noise(self.loss, noise)}
 

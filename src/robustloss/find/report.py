@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from robustloss.find.choose import STRUCTURE, UNSURE_GATE, gate_open
+from robustloss.find.choose import LARGEST, STRUCTURE, UNSURE_GATE, gate_open
 
 # how the report names a loss (the name in brackets is the one --loss takes)
 LOSS_NAMES = {"ce": "cross-entropy", "focal": "Focal Loss", "gce": "Generalized Cross-Entropy",
@@ -121,10 +121,12 @@ def choice_text(attrs: dict) -> str:
         return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
-    if choice["by"] == "confusion_gate" and attrs.get("loss") in STRUCTURE:
+    if choice["by"] in ("confusion_gate", "confusion_cap") and attrs.get("loss") in STRUCTURE:
         unsure = choice["unsure_share"]
-        gate = ("so gamma may rise with the flip rate" if gate_open(unsure)
-                else "too many for a larger gamma: the data look hard for the model")
+        shut = ("too many for a larger gamma: the data look hard for the model"
+                if choice["by"] == "confusion_gate" else
+                f"too many for a gamma above {LARGEST[attrs['loss']]}")
+        gate = "so gamma may rise with the flip rate" if gate_open(unsure) else shut
         return (", chosen from the estimated noise rate, how the wrong labels concentrate "
                 f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
                 "most common wrong label) and how sure the cross-entropy model is (its top "
