@@ -510,7 +510,7 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert "below 0.5 on 20.0% of samples, too many" in choice_text({"choice": shut, "loss": "blurry"})
     assert "20.0% of a class's samples" in choice_text({"choice": gated, "loss": "blurry"})
     capped = {**shut, "by": "confusion_cap"}
-    assert f"too many for a gamma above {LARGEST['blurry']}" in choice_text(
+    assert f"flip rate only up to {LARGEST['blurry']}" in choice_text(
         {"choice": capped, "loss": "blurry"})
     assert "flip rate" in choice_text({"choice": {**capped, "unsure_share": 0.03}, "loss": "blurry"})
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \

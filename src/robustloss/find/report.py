@@ -125,7 +125,7 @@ def choice_text(attrs: dict) -> str:
         unsure = choice["unsure_share"]
         shut = ("too many for a larger gamma: the data look hard for the model"
                 if choice["by"] == "confusion_gate" else
-                f"too many for a gamma above {LARGEST[attrs['loss']]}")
+                f"so gamma may rise with the flip rate only up to {LARGEST[attrs['loss']]}")
         gate = "so gamma may rise with the flip rate" if gate_open(unsure) else shut
         return (", chosen from the estimated noise rate, how the wrong labels concentrate "
                 f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
