@@ -66,10 +66,12 @@ def subset_used(dataset: str, subset: int | None) -> int | None:
 
 
 def ce_pass_name(dataset: str, kind: str, rate: float, seed: int, subset: int | None,
-                 protocol: str = "paper") -> str:
-    """The file a case's cross-entropy probabilities are kept in."""
+                 protocol: str = "paper", train_seed: int | None = None) -> str:
+    """The file a case's cross-entropy probabilities are kept in (train_seed: that of a
+    pass retrained with another seed than the noise's)."""
     return (f"{dataset}_{kind}_{rate}_{seed}" + (f"_{subset}" if subset else "")
-            + (f"_{protocol}" if protocol != "paper" else "") + ".npz")
+            + (f"_{protocol}" if protocol != "paper" else "")
+            + (f"_train{train_seed}" if train_seed is not None else "") + ".npz")
 
 
 def planted(dataset: str, subset: int | None, rate: float, seed: int, kind: str = "symmetric"):
@@ -187,9 +189,8 @@ class Case:
 
     def kept_name(self) -> str:
         """The file this case's cross-entropy probabilities are kept in."""
-        name = ce_pass_name(self.dataset, self.kind, self.rate, self.seed, self.subset,
-                            self.protocol)
-        return name.replace(".npz", f"_train{self.train_seed}.npz") if self.retrained else name
+        return ce_pass_name(self.dataset, self.kind, self.rate, self.seed, self.subset,
+                            self.protocol, self.train_seed if self.retrained else None)
 
     def row(self, loss: str, params: dict, probs: np.ndarray, seconds: float) -> dict:
         scores = detection_scores(confident_learning(self.data.labels, probs), self.corrupted)

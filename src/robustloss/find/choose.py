@@ -202,6 +202,12 @@ def parameter_for_confusion_cap(loss: str, noise: NoiseEstimate) -> float:
     return parameter_for_structure(loss, noise)
 
 
+# the --auto-by rules that read the whole NoiseEstimate (noise_estimate reads its rate alone)
+RULES_ON_READINGS = {"noise_structure": parameter_for_structure,
+                     "confusion_gate": parameter_for_confusion,
+                     "confusion_cap": parameter_for_confusion_cap}
+
+
 def gate_open(unsure: float) -> bool:
     """Whether the confusion gate lets gamma rise with the flip rate: the unsure share is at
     most UNSURE_GATE."""

@@ -26,14 +26,12 @@ from robustloss.find.choose import (
     GATED_LARGEST,
     LARGEST,
     PARAMETER_OF,
+    RULES_ON_READINGS,
     UNSURE_GATE,
     NoiseEstimate,
     estimate_noise,
     estimate_noise_rate,
-    parameter_for_confusion,
-    parameter_for_confusion_cap,
     parameter_for_noise,
-    parameter_for_structure,
 )
 from robustloss.find.inputs import UserData, check_classes, load_user_data
 from robustloss.find.planting import DEFAULT_CONTROL, DEFAULT_FRACTION, choose_by_planting
@@ -158,12 +156,8 @@ class FindSettings:
         if value != AUTO:
             return {name: float(value)}
         if isinstance(noise, NoiseEstimate):
-            if self.auto_by == "noise_structure":
-                return {name: parameter_for_structure(self.loss, noise)}
-            if self.auto_by == "confusion_gate":
-                return {name: parameter_for_confusion(self.loss, noise)}
-            if self.auto_by == "confusion_cap":
-                return {name: parameter_for_confusion_cap(self.loss, noise)}
+            if self.auto_by in RULES_ON_READINGS:
+                return {name: RULES_ON_READINGS[self.auto_by](self.loss, noise)}
             noise = noise.rate
         return {name: parameter_for_noise(self.loss, noise)}
 
