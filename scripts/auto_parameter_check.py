@@ -94,6 +94,30 @@ def read_cache(path: Path) -> dict:
     return {row["key"]: row for row in rows}
 
 
+@dataclass
+class PassCache:
+    """The passes a check has run: ``rows`` (key -> row) read from and appended to ``path``
+    (a jsonl file, one row a line), so a killed run resumes; new passes train on ``device``."""
+
+    path: Path
+    rows: dict
+    device: object = "cpu"
+
+    @classmethod
+    def open(cls, path: Path, device: str = "auto") -> PassCache:
+        return cls(path, read_cache(path), resolve_device(device))
+
+    def store(self, row: dict) -> dict:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        self.rows[row["key"]] = row
+        return row
+
+    def kept(self, case: Case) -> Path:
+        """The file ``case``'s cross-entropy probabilities are kept in."""
+        return self.path.parent / "ce_passes" / case.kept_name()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits,mnist,fashion_mnist")
@@ -110,9 +134,8 @@ def main() -> None:
     parser.add_argument("--out", default="results/auto_check")
     args = parser.parse_args()
     out = Path(args.out)
-    cache_path = out / "passes.jsonl"
-    done = read_cache(cache_path)
-    device = resolve_device("auto")
+    passes = PassCache.open(out / "passes.jsonl")
+    done = passes.rows
     methods = args.methods.split(",")
     grids = {loss: [float(v) for v in args.grid.split(",")] if args.grid else GRIDS[loss]
              for loss in args.losses.split(",")}
@@ -123,21 +146,21 @@ def main() -> None:
         subset = subset_used(dataset, args.digits_subset if dataset == "digits" else args.subset)
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
-        ce = measure(case, "ce", {}, done, cache_path, device)
+        ce = measure(case, "ce", {}, passes)
         noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce["unsure"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
             for value in grids[loss]:
-                measure(case, loss, {name: value}, done, cache_path, device)
+                measure(case, loss, {name: value}, passes)
             for method in [m for m in methods if m in READ_OFF_CE]:
                 auto = FindSettings(loss=loss, auto_by=method).loss_params(noise)
-                row = measure(case, loss, auto, done, cache_path, device)
+                row = measure(case, loss, auto, passes)
                 done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
                                                         "eta_hat": ce["eta_hat"]}
             if "planting" in methods:
-                by_planting(case, loss, done, cache_path, device)
+                by_planting(case, loss, passes)
             if "robust_estimate" in methods:
-                by_robust_estimate(case, loss, ce["eta_hat"], done, cache_path, device)
+                by_robust_estimate(case, loss, ce["eta_hat"], passes)
     write_passes(done, out / "passes.csv")
     summarise(done, out, grids, {int(s) for s in args.seeds.split(",")})
 
@@ -202,86 +225,79 @@ class Case:
                 "eta_hat": noise.rate, "flip": noise.flip, "unsure": noise.unsure}
 
 
-def store(row: dict, done: dict, cache_path: Path) -> dict:
-    with cache_path.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
-    done[row["key"]] = row
-    return row
-
-
-def by_planting(case: Case, loss: str, done: dict, cache_path: Path, device) -> dict:
+def by_planting(case: Case, loss: str, passes: PassCache) -> dict:
     """The planting method end to end: the cross-entropy pass again (its probabilities are
     not cached), one pass per candidate on the planted labels; a row per way to score the
     same passes (``planting_<control>``, CONTROLS), each with the F1 of the pass it picks.
     Returns the default scoring's row (DEFAULT_CONTROL: what find-issues does)."""
     keys = {control: case.key(loss, f"planting_{control}") for control in CONTROLS}
-    if all(key in done for key in keys.values()):
-        return done[keys[DEFAULT_CONTROL]]
+    if all(key in passes.rows for key in keys.values()):
+        return passes.rows[keys[DEFAULT_CONTROL]]
     start = time.perf_counter()
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
-    ce = out_of_fold(case.data, settings, "ce", {}, make_model, device, False)
+    ce = out_of_fold(case.data, settings, "ce", {}, make_model, passes.device, False)
     name = PARAMETER_OF[loss]
     choice = choose_by_planting(
         loss, case.data.labels, ce,
         lambda value, labels: out_of_fold(case.data, settings, loss, {name: value}, make_model,
-                                          device, False, labels), seed=case.seed)
+                                          passes.device, False, labels), seed=case.seed)
     seconds = time.perf_counter() - start
     for control, key in keys.items():
         scores = {v: recovery_f1(choice.planting, p, control) for v, p in choice.passes.items()}
         value = best_value(scores)
-        row = store({**case.row(loss, {name: value}, choice.passes[value], seconds), "key": key,
-                     "auto": f"planting_{control}", "recovery_f1": scores}, done, cache_path)
+        row = passes.store({**case.row(loss, {name: value}, choice.passes[value], seconds),
+                            "key": key, "auto": f"planting_{control}", "recovery_f1": scores})
         print(f"{case.label} {loss} planting (control={control}) -> {value}: F1 {row['f1']:.4f} "
               f"({seconds:.0f} s)", flush=True)
-    return done[keys[DEFAULT_CONTROL]]
+    return passes.rows[keys[DEFAULT_CONTROL]]
 
 
-def by_robust_estimate(case: Case, loss: str, eta_ce: float, done: dict, cache_path: Path,
-                       device) -> dict:
+def by_robust_estimate(case: Case, loss: str, eta_ce: float, passes: PassCache) -> dict:
     """The value for the noise estimate of the pass with the noise-estimate value (its
     estimate recomputed: cached rows of that pass may lack it); F1 of its pass."""
     key = case.key(loss, "robust_estimate")
-    if key in done:
-        return done[key]
+    if key in passes.rows:
+        return passes.rows[key]
     first = FindSettings(loss=loss).loss_params(eta_ce)
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
     start = time.perf_counter()
-    probs = out_of_fold(case.data, settings, loss, first, make_model, device, False)
+    probs = out_of_fold(case.data, settings, loss, first, make_model, passes.device, False)
     eta_robust = estimate_noise(case.data.labels, probs).rate
     second = FindSettings(loss=loss).loss_params(eta_robust)
     if second != first:
-        probs = out_of_fold(case.data, settings, loss, second, make_model, device, False)
+        probs = out_of_fold(case.data, settings, loss, second, make_model, passes.device, False)
     row = {**case.row(loss, second, probs, time.perf_counter() - start), "key": key,
            "auto": "robust_estimate", "eta_hat_ce": eta_ce, "eta_hat_robust": eta_robust,
            "first": first}
     print(f"{case.label} {loss} robust estimate {eta_robust:.3f} (CE {eta_ce:.3f}) -> "
           f"{second}: F1 {row['f1']:.4f}", flush=True)
-    return store(row, done, cache_path)
+    return passes.store(row)
 
 
-def measure(case: Case, loss: str, params: dict, done: dict, cache_path: Path, device) -> dict:
+def measure(case: Case, loss: str, params: dict, passes: PassCache) -> dict:
     """F1 of one cross-validated pass (from the cache when it ran before) with the noise
     readings of its probabilities (a cached cross-entropy pass without the flip rate runs
     again: the structure rule reads it; one without the unsure share takes it from its kept
     probabilities). A cross-entropy pass's probabilities are kept in <out>/ce_passes, for
     readings taken later (gamma_rule_fit)."""
-    key = case.key(loss, params)
-    kept = cache_path.parent / "ce_passes" / case.kept_name()
+    key, done = case.key(loss, params), passes.rows
+    kept = passes.kept(case)
     if key in done and loss == "ce" and "unsure" not in done[key] and kept.exists():
-        store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])}, done, cache_path)
+        passes.store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])})
     if key in done and (loss != "ce" or "flip" in done[key] and "unsure" in done[key]):
         return done[key]
     start = time.perf_counter()
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
-    probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), device, False)
+    probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), passes.device,
+                        False)
     row = {**case.row(loss, params, probs, time.perf_counter() - start), "key": key}
     if loss == "ce":
         kept.parent.mkdir(exist_ok=True)
         np.savez(kept, labels=case.data.labels, probs=probs, corrupted=case.corrupted)
     print(f"{case.label} {loss} {params}: F1 {row['f1']:.4f} ({row['seconds']:.0f} s)", flush=True)
-    return store(row, done, cache_path)
+    return passes.store(row)
 
 
 def filled(rows: pd.DataFrame, column: str, default) -> pd.Series:

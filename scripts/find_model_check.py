@@ -41,7 +41,7 @@ VARIANTS = {
 
 
 def main() -> None:
-    from auto_parameter_check import planted, read_cache, store
+    from auto_parameter_check import PassCache, planted
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits")
@@ -53,8 +53,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/find_model_check")
     args = parser.parse_args()
     out = Path(args.out)
-    cache = out / "runs.jsonl"
-    done = read_cache(cache)
+    runs = PassCache.open(out / "runs.jsonl")
     cases = itertools.product(args.datasets.split(","), args.kinds.split(","),
                               map(float, args.rates.split(",")), map(int, args.seeds.split(",")))
     for dataset, kind, rate, seed in cases:
@@ -62,13 +61,13 @@ def main() -> None:
         data, corrupted = planted(dataset, subset, rate, seed, kind)
         for variant in args.variants.split(","):
             key = json.dumps([dataset, subset, kind, rate, seed, variant])
-            if key not in done:
+            if key not in runs.rows:
                 row = {"key": key, "dataset": dataset, "subset": subset, "kind": kind,
                        "rate": rate, "seed": seed, "variant": variant,
                        **run_variant(data, corrupted, seed, VARIANTS[variant])}
                 print(json.dumps(row), flush=True)
-                store(row, done, cache)
-    summarise(pd.DataFrame(done.values()), out)
+                runs.store(row)
+    summarise(pd.DataFrame(runs.rows.values()), out)
 
 
 def run_variant(data, corrupted: np.ndarray, seed: int, overrides: dict) -> dict:

@@ -19,9 +19,8 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from auto_parameter_check import Case, measure, planted, read_cache, subset_used
+from auto_parameter_check import Case, PassCache, measure, planted, subset_used
 
-from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import PARAMETER_OF
 
 
@@ -58,9 +57,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/pass_noise")
     args = parser.parse_args()
     out = Path(args.out)
-    cache_path = out / "passes.jsonl"
-    done = read_cache(cache_path)
-    device = resolve_device("auto")
+    cache = PassCache.open(out / "passes.jsonl")
     subset = subset_used(args.dataset, args.subset)
     data, corrupted = planted(args.dataset, subset, args.rate, args.seed, args.kind)
     name = PARAMETER_OF[args.loss]
@@ -71,7 +68,7 @@ def main() -> None:
         case = Case(args.dataset, subset, args.rate, args.seed, args.kind, data, corrupted,
                     train_seed=train_seed)
         for loss, params in passes:
-            row = measure(case, loss, params, done, cache_path, device)
+            row = measure(case, loss, params, cache)
             setting = f"{loss}, {name} {params[name]}" if params else loss
             rows.append({"setting": setting, "loss": loss, "value": params.get(name),
                          "train_seed": train_seed, "f1": row["f1"]})
