@@ -4,11 +4,13 @@ eta), the seed-mean F1 of the paper's relation, of the structure rule under each
 the confusion gate (where the cached cross-entropy rows carry the unsure share), against
 the best grid value (over the gamma values every seed of the case has). A rule's value
 counts only where a pass at exactly that value is cached (a capped value is a grid value,
-an uncapped one the rule's own pass); the mean gap per dataset is over the class-dependent
-cases.
+an uncapped one the rule's own pass); with --interpolate, between the two nearest passes
+of that seed (linear in gamma: an estimate for choosing what to run, not a measurement).
+--shut-slopes adds confusion_cap with a steeper raise where the gate is shut. Mean gaps
+per dataset and noise kind.
 
-    python scripts/structure_cap_check.py [--cache results/auto_check_subsets/passes.jsonl] \\
-        [--caps 0.6,0.7,0.8]
+    python scripts/structure_cap_check.py [--cache results/auto_check_subsets/passes.jsonl,...] \\
+        [--caps 0.6,0.7,0.8] [--shut-slopes 4] [--interpolate]
 """
 
 from __future__ import annotations
@@ -37,13 +39,35 @@ def cases(rows: list[dict]) -> dict:
     return out
 
 
-def gaps(rows: list[dict], caps: list[float]) -> dict:
+def shut_slope_rule(slope: float):
+    """confusion_cap, with gamma >= slope x flip (not 3 x) where the gate is shut."""
+    def rule(noise: choose.NoiseEstimate) -> float:
+        if choose.gate_open(noise.unsure):
+            return choose.parameter_for_confusion_cap("blurry", noise)
+        return choose.parameter_for_structure("blurry", noise, rule=(0.0, slope))
+    return rule
+
+
+def f1_at(f1: dict, gamma: float, interpolate: bool = False) -> float:
+    """F1 of the pass at ``gamma``; with ``interpolate``, linear between the nearest passes
+    either side where there is none (NaN outside the passes' range, or without one)."""
+    if gamma in f1 or not interpolate or not f1:
+        return f1.get(gamma, np.nan)
+    values = sorted(f1)
+    if not values[0] <= gamma <= values[-1]:
+        return np.nan
+    return float(np.interp(gamma, values, [f1[v] for v in values]))
+
+
+def gaps(rows: list[dict], caps: list[float], shut_slopes: tuple[float, ...] = (),
+         interpolate: bool = False) -> dict:
     """rule -> (dataset, kind, eta) -> (mean gamma, mean F1, gap to the best grid value)."""
     rules = {"noise_estimate": lambda n: choose.parameter_for_noise("blurry", n.rate)}
     rules |= {f"noise_structure, cap {c}":
               (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
     rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
     rules["confusion_cap"] = lambda n: choose.parameter_for_confusion_cap("blurry", n)
+    rules |= {f"confusion_cap, {s:g} x flip where shut": shut_slope_rule(s) for s in shut_slopes}
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):
         seeds = {s: v for s, v in seeds.items() if v["ce"] is not None}
@@ -58,28 +82,31 @@ def gaps(rows: list[dict], caps: list[float]) -> dict:
             values = {s: round(rule(choose.NoiseEstimate(v["ce"]["eta_hat"], v["ce"]["flip"],
                                                          v["ce"].get("unsure", 0.0))), 4)
                       for s, v in seeds.items()}
-            f1 = np.mean([seeds[s]["f1"].get(g, np.nan) for s, g in values.items()])
+            f1 = np.mean([f1_at(seeds[s]["f1"], g, interpolate) for s, g in values.items()])
             out[name][case] = (np.mean(list(values.values())), f1, max(grid.values()) - f1)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache", default="results/auto_check_subsets/passes.jsonl")
+    parser.add_argument("--cache", default="results/auto_check_subsets/passes.jsonl",
+                        help="one or more passes.jsonl files, comma-separated")
     parser.add_argument("--caps", default="0.6,0.7,0.8")
+    parser.add_argument("--shut-slopes", default="", help="e.g. 4,5")
+    parser.add_argument("--interpolate", action="store_true")
     args = parser.parse_args()
-    table = gaps(list(read_cache(Path(args.cache)).values()),
-                 [float(c) for c in args.caps.split(",")])
+    rows = [row for path in args.cache.split(",") for row in read_cache(Path(path)).values()]
+    table = gaps(rows, [float(c) for c in args.caps.split(",")],
+                 tuple(float(s) for s in args.shut_slopes.split(",") if s), args.interpolate)
     for name, per_case in table.items():
         print(name)
         for (dataset, kind, eta), (gamma, f1, gap) in per_case.items():
             print(f"  {dataset} {kind} {eta}: gamma {gamma:.2f}, F1 {f1:.3f}, gap {gap:.3f}")
         means = defaultdict(list)
         for (dataset, kind, _), (_, _, gap) in per_case.items():
-            if kind == "asymmetric":
-                means[dataset].append(gap)
-        print("  mean gap, class-dependent: "
-              + ", ".join(f"{d} {np.mean(g):.3f}" for d, g in means.items()))
+            means[f"{dataset} {kind}"].append(gap)
+        print("  mean gap: " + ", ".join(f"{cell} {np.nanmean(g):.3f} ({np.isfinite(g).sum()})"
+                                        for cell, g in means.items()))
 
 
 if __name__ == "__main__":

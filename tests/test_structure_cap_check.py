@@ -9,6 +9,7 @@ import pytest
 from robustloss.find.choose import (
     LARGEST,
     NoiseEstimate,
+    parameter_for_confusion_cap,
     parameter_for_noise,
     parameter_for_structure,
 )
@@ -61,3 +62,26 @@ def test_the_confusion_gate_is_scored_only_where_the_unsure_share_was_read(load_
     assert capped[("mnist", "asymmetric", 0.3)] == pytest.approx((0.7, 0.85, 0.0))
     assert capped[("fashion_mnist", "asymmetric", 0.3)] == pytest.approx((0.6, 0.80, 0.05))
     assert ("digits", "asymmetric", 0.3) not in capped
+
+
+def test_a_steeper_shut_raise_is_scored_between_passes_only_when_asked(load_script):
+    """4 x flip where the gate is shut (unsure 0.2): flip 0.1 -> gamma 0.4 (3 x: 0.3); no
+    pass at 0.3 or 0.4 except the grid's, so confusion_cap is scored only by interpolation,
+    half-way between 0.2 and 0.4; where the gate is open the steeper rule is confusion_cap."""
+    script = load_script("structure_cap_check")
+    case = {"dataset": "mnist", "subset": 5000, "rate": 0.2, "kind": "instance", "seed": 0}
+    shut = NoiseEstimate(0.2, 0.1, 0.2)
+    rows = [{**case, "loss": "ce", "params": {}, "f1": 0.8, "eta_hat": shut.rate,
+             "flip": shut.flip, "unsure": shut.unsure}]
+    rows += [{**case, "loss": "blurry", "params": {"gamma": g}, "f1": f1}
+             for g, f1 in ((0.2, 0.90), (0.4, 0.94), (0.6, 0.92))]
+    key = ("mnist", "instance", 0.2)
+    steeper = "confusion_cap, 4 x flip where shut"
+    exact = script.gaps(rows, [0.6], shut_slopes=(4,))
+    assert exact[steeper][key] == pytest.approx((0.4, 0.94, 0.0))
+    assert np.isnan(exact["confusion_cap"][key][1])                  # no pass at 0.3
+    between = script.gaps(rows, [0.6], shut_slopes=(4,), interpolate=True)
+    assert between["confusion_cap"][key] == pytest.approx((0.3, 0.92, 0.02))
+    assert np.isnan(script.f1_at({0.2: 0.9, 0.4: 0.94}, 0.5, interpolate=True))  # outside
+    open_gate = NoiseEstimate(0.2, 0.1, 0.02)
+    assert script.shut_slope_rule(4)(open_gate) == parameter_for_confusion_cap("blurry", open_gate)
