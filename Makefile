@@ -100,6 +100,8 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 		--grid 0.2,0.4 --train-seeds 0,1,2,3 --out results/auto_check_subsets  # one pass's spread
 	$(PY) scripts/structure_cap_check.py --cache results/auto_check/passes.jsonl
 	$(PY) scripts/structure_cap_check.py --cache results/auto_check_subsets/passes.jsonl
+	$(PY) scripts/structure_cap_check.py --cache results/auto_check/passes.jsonl,results/auto_check_subsets/passes.jsonl \
+		--caps 0.6 --shut-slopes 4 --interpolate  # a steeper raise where the gate is shut, estimated between passes
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(RL) bench
