@@ -47,16 +47,17 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
-METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap", "planting",
-           "robust_estimate")
+METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
+           "confusion_spread", "planting", "robust_estimate")
 # one pass after the cross-entropy pass
-READ_OFF_CE = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap")
+READ_OFF_CE = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
+               "confusion_spread")
 # how each method's rows are labelled in the summary: planting once per way to score its
 # passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
 SUMMARY_METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-                   "robust_estimate",
+                   "confusion_spread", "robust_estimate",
                    *(f"planting_{c}" for c in CONTROLS))
 
 

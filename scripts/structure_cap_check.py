@@ -67,6 +67,7 @@ def gaps(rows: list[dict], caps: list[float], shut_slopes: tuple[float, ...] = (
               (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
     rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
     rules["confusion_cap"] = lambda n: choose.parameter_for_confusion_cap("blurry", n)
+    rules["confusion_spread"] = lambda n: choose.parameter_for_confusion_spread("blurry", n)
     rules |= {f"confusion_cap, {s:g} x flip where shut": shut_slope_rule(s) for s in shut_slopes}
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):

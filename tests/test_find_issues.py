@@ -27,6 +27,7 @@ from robustloss.find import core as find_core
 from robustloss.find.choose import (
     GATED_LARGEST,
     LARGEST,
+    SPREAD_RATIO,
     UNSURE_GATE,
     NoiseEstimate,
     best_values,
@@ -34,6 +35,7 @@ from robustloss.find.choose import (
     estimate_noise_rate,
     parameter_for_confusion,
     parameter_for_confusion_cap,
+    parameter_for_confusion_spread,
     parameter_for_noise,
     parameter_for_structure,
     unsure_share,
@@ -445,6 +447,27 @@ def test_confusion_cap_keeps_the_structure_rule_where_the_gate_is_shut():
     assert capped.loss_params(hard) == {"gamma": pytest.approx(LARGEST["blurry"])}
     assert capped.loss_params(sure) == {"gamma": pytest.approx(GATED_LARGEST["blurry"])}
 
+
+def test_confusion_spread_raises_faster_only_where_the_gate_is_shut_and_errors_spread():
+    """Shut gate, flip 0.1 of a noise rate 0.25 (spread): 4 x 0.1 = 0.4 where confusion_cap
+    gives 3 x 0.1 = 0.3; flip 0.2 (4 x = 0.8): capped at LARGEST. A pair flip (flip = rate)
+    or an open gate: confusion_cap's value; Piecewise-zero: confusion_cap's."""
+    spread_shut = NoiseEstimate(0.25, 0.1, unsure=UNSURE_GATE * 2)
+    assert parameter_for_noise("blurry", 0.25) < 0.4
+    assert parameter_for_confusion_spread("blurry", spread_shut) == pytest.approx(0.4)
+    assert parameter_for_confusion_cap("blurry", spread_shut) < 0.4
+    wide = NoiseEstimate(0.3, 0.2, unsure=UNSURE_GATE * 2)
+    assert parameter_for_confusion_spread("blurry", wide) == pytest.approx(LARGEST["blurry"])
+    pair = NoiseEstimate(0.12, 0.12, unsure=UNSURE_GATE * 2)                  # flip = rate
+    assert pair.flip > SPREAD_RATIO * pair.rate
+    assert parameter_for_confusion_spread("blurry", pair) == parameter_for_confusion_cap("blurry", pair)
+    sure = NoiseEstimate(0.25, 0.1, unsure=UNSURE_GATE / 2)
+    assert parameter_for_confusion_spread("blurry", sure) == parameter_for_confusion_cap("blurry", sure)
+    assert (parameter_for_confusion_spread("piecewise_zero", spread_shut)
+            == parameter_for_confusion_cap("piecewise_zero", spread_shut))
+    assert FindSettings(auto_by="confusion_spread").loss_params(spread_shut) == {
+        "gamma": pytest.approx(0.4)}
+
 def write_png(path: Path, value=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
@@ -513,6 +536,11 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert f"flip rate only up to {LARGEST['blurry']}" in choice_text(
         {"choice": capped, "loss": "blurry"})
     assert "flip rate" in choice_text({"choice": {**capped, "unsure_share": 0.03}, "loss": "blurry"})
+    spreading = {**capped, "by": "confusion_spread", "estimated_noise_rate": 0.3}   # flip 0.2
+    assert "at 4x the flip rate: the wrong labels spread" in choice_text(
+        {"choice": spreading, "loss": "blurry"})
+    assert "spread" not in choice_text({"choice": {**spreading, "estimated_noise_rate": 0.2},
+                                        "loss": "blurry"})                     # a pair flip
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
         ", chosen from the estimated noise rate"
 
@@ -604,7 +632,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     from robustloss.cli.find_issues import find_issues_parser
 
     text = " ".join(find_issues_parser().format_help().split())  # argparse wraps lines
-    assert "{noise_estimate,noise_structure,confusion_gate,confusion_cap,planting}" in text
+    assert "{noise_estimate,noise_structure,confusion_gate,confusion_cap,confusion_spread,planting}" in text
     assert "{auto,ce,none}" in text
     assert "plant 5% known errors" in text and "(default confusion_cap)" in text
 

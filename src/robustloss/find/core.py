@@ -27,6 +27,8 @@ from robustloss.find.choose import (
     LARGEST,
     PARAMETER_OF,
     RULES_ON_READINGS,
+    SPREAD_RATIO,
+    SPREAD_SLOPE,
     UNSURE_GATE,
     NoiseEstimate,
     estimate_noise,
@@ -74,6 +76,12 @@ AUTO_BY = {
                      "than the gate allows, gamma is noise_structure's (up to "
                      f"{LARGEST['blurry']}) instead of noise_estimate's (one pass after the "
                      "cross-entropy pass; robustloss.find.choose)",
+    "confusion_spread": "as confusion_cap, but where the model is unsure of more samples than "
+                        "the gate allows and the wrong labels spread over several classes "
+                        f"(flip rate at most {SPREAD_RATIO:.0%} of the noise rate), gamma is at "
+                        f"least {SPREAD_SLOPE['blurry']:g}x the flip rate, up to "
+                        f"{LARGEST['blurry']} (one pass after the cross-entropy pass; "
+                        "robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",
@@ -147,7 +155,8 @@ class FindSettings:
     def loss_params(self, noise: float | NoiseEstimate | None) -> dict:
         """The loss's parameters, with 'auto' resolved for the estimated noise: a rate (the
         paper's relation), or a NoiseEstimate (whose flip rate ``auto_by="noise_structure"``
-        reads, and with it the unsure share ``"confusion_gate"`` and ``"confusion_cap"``);
+        reads, and with it the unsure share ``"confusion_gate"``, ``"confusion_cap"`` and
+        ``"confusion_spread"``);
         None only where nothing is automatic."""
         if self.loss not in PARAMETER_OF:
             return {}

@@ -13,7 +13,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from robustloss.find.choose import LARGEST, STRUCTURE, UNSURE_GATE, gate_open
+from robustloss.find.choose import (
+    LARGEST,
+    SPREAD_SLOPE,
+    STRUCTURE,
+    UNSURE_GATE,
+    NoiseEstimate,
+    gate_open,
+    spread,
+)
 
 # how the report names a loss (the name in brackets is the one --loss takes)
 LOSS_NAMES = {"ce": "cross-entropy", "focal": "Focal Loss", "gce": "Generalized Cross-Entropy",
@@ -121,18 +129,31 @@ def choice_text(attrs: dict) -> str:
         return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
                 f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
                 "common wrong label")
-    if choice["by"] in ("confusion_gate", "confusion_cap") and attrs.get("loss") in STRUCTURE:
+    if choice["by"] in GATED_RULES and attrs.get("loss") in STRUCTURE:
         unsure = choice["unsure_share"]
-        shut = ("too many for a larger gamma: the data look hard for the model"
-                if choice["by"] == "confusion_gate" else
-                f"so gamma may rise with the flip rate only up to {LARGEST[attrs['loss']]}")
-        gate = "so gamma may rise with the flip rate" if gate_open(unsure) else shut
+        gate = ("so gamma may rise with the flip rate" if gate_open(unsure)
+                else shut_gate_text(choice, attrs["loss"]))
         return (", chosen from the estimated noise rate, how the wrong labels concentrate "
                 f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
                 "most common wrong label) and how sure the cross-entropy model is (its top "
                 f"class is below 0.5 on {100 * unsure:.1f}% of samples, "
                 f"{gate}; the gate is {100 * UNSURE_GATE:.0f}%)")
     return ", chosen from the estimated noise rate"
+
+
+GATED_RULES = ("confusion_gate", "confusion_cap", "confusion_spread")
+
+
+def shut_gate_text(choice: dict, loss: str) -> str:
+    """What a shut confusion gate did to gamma under the rule ``choice["by"]``."""
+    if choice["by"] == "confusion_gate":
+        return "too many for a larger gamma: the data look hard for the model"
+    capped = f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
+    if choice["by"] == "confusion_spread" and spread(NoiseEstimate(
+            choice["estimated_noise_rate"], choice["estimated_flip_rate"])):
+        return (f"{capped}, at {SPREAD_SLOPE[loss]:g}x the flip rate: the wrong labels spread "
+                "over several classes")
+    return capped
 
 
 def summary_line(table: pd.DataFrame) -> str:
