@@ -98,15 +98,17 @@ def read_cache(path: Path) -> dict:
 @dataclass
 class PassCache:
     """The passes a check has run: ``rows`` (key -> row) read from and appended to ``path``
-    (a jsonl file, one row a line), so a killed run resumes; new passes train on ``device``."""
+    (a jsonl file, one row a line), so a killed run resumes; new passes train on ``device``,
+    or, without ``run_missing``, are left out."""
 
     path: Path
     rows: dict
     device: object = "cpu"
+    run_missing: bool = True
 
     @classmethod
-    def open(cls, path: Path, device: str = "auto") -> PassCache:
-        return cls(path, read_cache(path), resolve_device(device))
+    def open(cls, path: Path, device: str = "auto", run_missing: bool = True) -> PassCache:
+        return cls(path, read_cache(path), resolve_device(device), run_missing)
 
     def store(self, row: dict) -> dict:
         with self.path.open("a") as handle:
@@ -133,9 +135,11 @@ def main() -> None:
     parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
                         "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
     parser.add_argument("--out", default="results/auto_check")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="run no pass: summarise what the cache holds of the cases asked for")
     args = parser.parse_args()
     out = Path(args.out)
-    passes = PassCache.open(out / "passes.jsonl")
+    passes = PassCache.open(out / "passes.jsonl", run_missing=not args.cached_only)
     done = passes.rows
     methods = args.methods.split(",")
     grids = {loss: [float(v) for v in args.grid.split(",")] if args.grid else GRIDS[loss]
@@ -148,6 +152,9 @@ def main() -> None:
         case = Case(dataset, subset, rate, seed, kind, *planted(dataset, subset, rate, seed, kind),
                     protocol=args.protocol)
         ce = measure(case, "ce", {}, passes)
+        if ce is None:
+            print(f"{case.label}: no cross-entropy pass cached, left out", flush=True)
+            continue
         noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce["unsure"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
@@ -156,8 +163,9 @@ def main() -> None:
             for method in [m for m in methods if m in READ_OFF_CE]:
                 auto = FindSettings(loss=loss, auto_by=method).loss_params(noise)
                 row = measure(case, loss, auto, passes)
-                done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
-                                                        "eta_hat": ce["eta_hat"]}
+                if row is not None:
+                    done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
+                                                            "eta_hat": ce["eta_hat"]}
             if "planting" in methods:
                 by_planting(case, loss, passes)
             if "robust_estimate" in methods:
@@ -226,7 +234,7 @@ class Case:
                 "eta_hat": noise.rate, "flip": noise.flip, "unsure": noise.unsure}
 
 
-def by_planting(case: Case, loss: str, passes: PassCache) -> dict:
+def by_planting(case: Case, loss: str, passes: PassCache) -> dict | None:
     """The planting method end to end: the cross-entropy pass again (its probabilities are
     not cached), one pass per candidate on the planted labels; a row per way to score the
     same passes (``planting_<control>``, CONTROLS), each with the F1 of the pass it picks.
@@ -234,6 +242,8 @@ def by_planting(case: Case, loss: str, passes: PassCache) -> dict:
     keys = {control: case.key(loss, f"planting_{control}") for control in CONTROLS}
     if all(key in passes.rows for key in keys.values()):
         return passes.rows[keys[DEFAULT_CONTROL]]
+    if not passes.run_missing:
+        return None
     start = time.perf_counter()
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
@@ -254,12 +264,12 @@ def by_planting(case: Case, loss: str, passes: PassCache) -> dict:
     return passes.rows[keys[DEFAULT_CONTROL]]
 
 
-def by_robust_estimate(case: Case, loss: str, eta_ce: float, passes: PassCache) -> dict:
+def by_robust_estimate(case: Case, loss: str, eta_ce: float, passes: PassCache) -> dict | None:
     """The value for the noise estimate of the pass with the noise-estimate value (its
     estimate recomputed: cached rows of that pass may lack it); F1 of its pass."""
     key = case.key(loss, "robust_estimate")
-    if key in passes.rows:
-        return passes.rows[key]
+    if key in passes.rows or not passes.run_missing:
+        return passes.rows.get(key)
     first = FindSettings(loss=loss).loss_params(eta_ce)
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     make_model = model_for(case.data)
@@ -277,8 +287,9 @@ def by_robust_estimate(case: Case, loss: str, eta_ce: float, passes: PassCache) 
     return passes.store(row)
 
 
-def measure(case: Case, loss: str, params: dict, passes: PassCache) -> dict:
-    """F1 of one cross-validated pass (from the cache when it ran before) with the noise
+def measure(case: Case, loss: str, params: dict, passes: PassCache) -> dict | None:
+    """F1 of one cross-validated pass (from the cache when it ran before; None when it did
+    not and ``passes`` runs no missing pass) with the noise
     readings of its probabilities (a cached cross-entropy pass without the flip rate runs
     again: the structure rule reads it; one without the unsure share takes it from its kept
     probabilities). A cross-entropy pass's probabilities are kept in <out>/ce_passes, for
@@ -289,6 +300,8 @@ def measure(case: Case, loss: str, params: dict, passes: PassCache) -> dict:
         passes.store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])})
     if key in done and (loss != "ce" or "flip" in done[key] and "unsure" in done[key]):
         return done[key]
+    if not passes.run_missing:
+        return None
     start = time.perf_counter()
     settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
     probs = out_of_fold(case.data, settings, loss, params, model_for(case.data), passes.device,

@@ -23,9 +23,9 @@ ARGS = ["--datasets", "digits", "--kinds", "asymmetric", "--rates", "0.3", "--se
         "--digits-subset", "900"]  # half of digits: the test's four passes in half the time
 
 
-def check(out) -> subprocess.CompletedProcess:
+def check(out, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "scripts" / "auto_parameter_check.py"),
-                           *ARGS, "--out", str(out)], capture_output=True, text=True,
+                           *ARGS, "--out", str(out), *extra], capture_output=True, text=True,
                           timeout=600, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
@@ -70,6 +70,14 @@ def test_each_rule_runs_its_own_pass_and_a_rerun_reads_the_cache(tmp_path):
     for line in cache.read_text().splitlines():
         latest[json.loads(line)["key"]] = json.loads(line)
     assert latest[ce["key"]]["unsure"] == ce["unsure"]
+    before = cache.read_text()                                       # seed 1 is not cached:
+    summary_only = check(tmp_path, "--seeds", "0,1", "--cached-only")  # no pass runs for it
+    assert summary_only.returncode == 0, summary_only.stderr[-2000:]
+    assert cache.read_text() == before
+    assert "digits asymmetric 0.3 1: no cross-entropy pass cached, left out" in summary_only.stdout
+    cached = pd.read_csv(tmp_path / "auto_vs_best.csv").iloc[0]
+    assert cached["best grid value"] == 0.5 and cached["noise_structure seeds"] == 1
+    assert cached["noise_structure value"] == chosen["noise_structure"]
 
 
 def test_the_summary_scores_planting_per_scoring_rule_and_leaves_out_unlabelled_rows(tmp_path,
