@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--losses", default="blurry,piecewise_zero")
     parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
-    parser.add_argument("--methods", default="noise_estimate,noise_structure,confusion_gate,planting")
+    parser.add_argument("--methods", default=",".join((*READ_OFF_CE, "planting")))
     parser.add_argument("--grid", help="grid values of the loss's parameter (default: GRIDS)")
     parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
                         "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
