@@ -148,12 +148,11 @@ def shut_gate_text(choice: dict, loss: str) -> str:
     """What a shut confusion gate did to gamma under the rule ``choice["by"]``."""
     if choice["by"] == "confusion_gate":
         return "too many for a larger gamma: the data look hard for the model"
-    capped = f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
     if choice["by"] == "confusion_spread" and spread(NoiseEstimate(
             choice["estimated_noise_rate"], choice["estimated_flip_rate"])):
-        return (f"{capped}, at {SPREAD_SLOPE[loss]:g}x the flip rate: the wrong labels spread "
-                "over several classes")
-    return capped
+        return (f"so gamma may rise with {SPREAD_SLOPE[loss]:g}x the flip rate (the wrong labels "
+                f"spread over several classes), up to {LARGEST[loss]}")
+    return f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
 
 
 def summary_line(table: pd.DataFrame) -> str:
