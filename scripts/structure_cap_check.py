@@ -16,6 +16,7 @@ per dataset and noise kind.
 from __future__ import annotations
 
 import argparse
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -40,12 +41,10 @@ def cases(rows: list[dict]) -> dict:
 
 
 def shut_slope_rule(slope: float):
-    """confusion_cap, with gamma >= slope x flip (not 3 x) where the gate is shut."""
-    def rule(noise: choose.NoiseEstimate) -> float:
-        if choose.gate_open(noise.unsure):
-            return choose.parameter_for_confusion_cap("blurry", noise)
-        return choose.parameter_for_structure("blurry", noise, rule=(0.0, slope))
-    return rule
+    """confusion_cap, with gamma >= slope x flip (not 3 x) wherever the gate is shut:
+    confusion_spread without its ratio guard."""
+    return lambda noise: choose.parameter_for_confusion_spread("blurry", noise, slope=slope,
+                                                                ratio=math.inf)
 
 
 def f1_at(f1: dict, gamma: float, interpolate: bool = False) -> float:
