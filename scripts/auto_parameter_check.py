@@ -1,13 +1,16 @@
 """How close the automatic gamma / c of find-issues come to the best grid value in
 hindsight, with find-issues' own training (robustloss.find.core), on data with synthetic
 noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass, then one
-pass per grid value, the automatic value of each method (``noise_estimate``: read off
-cleanlab's noise estimate, one pass; ``noise_structure``: the same, raised where the wrong
-labels concentrate in one wrong class, one pass; ``planting``: plant known errors and keep the value
-that recovers them, one pass per candidate); F1 of the flagged set against the synthetic
-errors. Reports, per dataset, kind and eta, the seed-mean F1 of each automatic method, of
-the best grid value (chosen in hindsight on the seed means) and the gaps. Passes are cached
-in <out>/passes.jsonl, so a killed run resumes; <out>/passes.csv lists them, one row each.
+pass per grid value, the automatic value of each method (the rules that read the
+cross-entropy pass, one pass each: ``noise_estimate``, the paper's value at cleanlab's noise
+estimate; ``noise_structure``, raised where the wrong labels concentrate in one wrong class;
+``confusion_gate``, ``confusion_cap`` and ``confusion_spread`` (find-issues' default), which
+also read how unsure the model is: robustloss.find.choose; ``planting``: plant known errors
+and keep the value that recovers them, one pass per candidate); F1 of the flagged set
+against the synthetic errors. Reports, per dataset, kind and eta, the seed-mean F1 of each
+automatic method, of the best grid value (chosen in hindsight on the seed means) and the
+gaps. Passes are cached in <out>/passes.jsonl, so a killed run resumes (``--cached-only``
+summarises the cache without running a pass); <out>/passes.csv lists them, one row each.
 
     ROBUSTLOSS_DATA=../shared/data python scripts/auto_parameter_check.py \\
         [--datasets digits,mnist,fashion_mnist] [--subset 1000] [--seeds 0,1] \\
