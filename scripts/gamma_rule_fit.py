@@ -16,8 +16,8 @@ Rules, all read off cleanlab's joint J[given, true] of the cross-entropy pass
 - gamma = max(paper value, min(a + b x flip rate, 0.8)) over a grid of a and b
   (``--auto-by noise_structure`` is a = 0, b = 3: ``robustloss.find.choose.STRUCTURE``).
 
-This is how the structure rule was chosen (README: "How good is the automatic γ?"); its
-real-pass check is ``auto_parameter_check.py --methods noise_structure``.
+This is how the structure rule was chosen (docs/find_issues_measurements.md:
+"How good is the automatic γ?"); its real-pass check is ``auto_parameter_check.py --methods noise_structure``.
 
     python scripts/gamma_rule_fit.py [--cache results/auto_check_digits/passes.jsonl] \\
         [--kinds symmetric,asymmetric,instance] [--rates 0.1,0.2,0.3,0.4] [--out results/gamma_rule_fit]
@@ -103,7 +103,8 @@ def pair_share(joint: np.ndarray, matrix: np.ndarray) -> float:
 # the paper's value. Set at 0.8 between the 5,000-image subsets' readings under class-dependent
 # eta 0.2 (Fashion-MNIST 0.76 / 0.72, where the larger gamma cost F1; MNIST 0.90 / 0.93);
 # rejected by the check that ran after: Fashion-MNIST at eta 0.3 reads 0.80 and gamma 0.8
-# scores 0.33 F1 against 0.61 for the paper's value (README: "How good is the automatic γ?").
+# scores 0.33 F1 against 0.61 for the paper's value
+# (docs/find_issues_measurements.md: "How good is the automatic γ?").
 PAIR_SHARE_GATE = 0.8
 
 

@@ -8,7 +8,8 @@ eta = 1 - its trace), then read gamma / c off the paper's best values at that et
 averaged over MNIST and Fashion-MNIST (the datasets closest to what a small network trains
 on here), interpolated linearly between the tabulated eta = 0.1 ... 0.4 and held constant
 outside them. The gap this leaves to the best grid value in hindsight is measured by
-``scripts/auto_parameter_check.py`` (README: "How good is the automatic γ?").
+``scripts/auto_parameter_check.py`` (docs/find_issues_measurements.md:
+"How good is the automatic γ?").
 
 That relation was read off symmetric noise, where a class's wrong labels spread over all
 other classes. Where they concentrate in one wrong class (class-dependent noise: 3 -> 8,
@@ -26,8 +27,9 @@ paper relation (0.677 vs 0.710), which 3 x flip leaves alone there. On a MNIST s
 (class-dependent eta 0.2, 2 seeds) 3 x flip picked 0.52 where the paper relation picks
 0.20: F1 0.887 vs 0.846 (best grid value 0.905 at 0.6). On data the model finds hard
 (Fashion-MNIST) a larger gamma also backs off clean hard samples: the raise is capped at
-LARGEST, 0.6, and still costs F1 there against the paper relation (README: "How good is the
-automatic gamma?"). A gate that raised gamma only where the wrong labels look like pairs
+LARGEST, 0.6, and still costs F1 there against the paper relation
+(docs/find_issues_measurements.md: "How good is the automatic gamma?"). A gate that raised
+gamma only where the wrong labels look like pairs
 (the pair share, scripts/gamma_rule_fit.py) failed its check on Fashion-MNIST.
 
 ``confusion_gate`` reads how hard the data are for the model off the same
@@ -70,8 +72,8 @@ PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if para
 # class-dependent eta 0.3, F1 at gamma 0.6 / 0.7 / 0.8: Fashion-MNIST 0.59 / 0.57 / 0.33
 # (seed 0), MNIST 0.90 / 0.90 / 0.78 (2 seeds). Of the caps 0.6, 0.7 and 0.8, 0.6 has the
 # smallest worst mean gap to the best gamma over digits, MNIST and Fashion-MNIST (0.019 /
-# 0.030 / 0.167; scripts/structure_cap_check.py); 0.7 is better on digits alone (README:
-# "How good is the automatic gamma?").
+# 0.030 / 0.167; scripts/structure_cap_check.py); 0.7 is better on digits alone
+# (docs/find_issues_measurements.md: "How good is the automatic gamma?").
 STRUCTURE = {"blurry": (0.0, 3.0)}
 LARGEST = {"blurry": 0.6}
 # confusion_gate: the structure rule's raise, up to GATED_LARGEST, only where the
@@ -82,8 +84,8 @@ LARGEST = {"blurry": 0.6}
 # the cases the cap was chosen on: digits 0.008-0.046 (eta 0.1-0.4, 3 seeds), MNIST subset
 # 0.015 / 0.022, Fashion-MNIST subset 0.072 / 0.102 (eta 0.2 / 0.3); the gate sits between
 # (0.06), and the cap where it is open is 0.7, the best for digits and MNIST
-# (scripts/structure_cap_check.py). Fixed before its check on held-out cases (README:
-# "How good is the automatic gamma?").
+# (scripts/structure_cap_check.py). Fixed before its check on held-out cases
+# (docs/find_issues_measurements.md: "How good is the automatic gamma?").
 UNSURE_GATE = 0.06
 GATED_LARGEST = {"blurry": 0.7}
 # confusion_spread: confusion_cap, but where the gate is shut and the wrong labels spread over

@@ -52,15 +52,17 @@ AUTO = "auto"
 # is shut and the wrong labels spread over several classes. confusion_cap was the default
 # since its own registered check
 # (docs/measurements/gated_caps_preregistered.md: instance-dependent eta 0.3 on both subsets,
-# where a shut gate's paper value falls short of the best gamma; README "Symmetric and
-# instance-dependent noise on the subsets"). It is confusion_gate with the structure rule
+# where a shut gate's paper value falls short of the best gamma;
+# docs/find_issues_measurements.md: "Symmetric and instance-dependent noise on the subsets").
+# It is confusion_gate with the structure rule
 # (gamma <= 0.6) kept where the gate is shut. confusion_gate was chosen by a check fixed
 # before it ran
 # (docs/measurements/confusion_gate_preregistered.md): on held-out cases (5,000-image MNIST
 # and Fashion-MNIST subsets, class-dependent eta 0.1 and 0.4) its mean gap to the best gamma
 # in hindsight is 0.019 against 0.037 for noise_structure and 0.043 for noise_estimate (seed
-# 0, as registered; with seed 1: 0.015 / 0.035 / 0.045; README "How good is the automatic
-# gamma?", docs/measurements/confusion_gate_heldout.md). On digits (3 seeds, eta 0.1-0.4,
+# 0, as registered; with seed 1: 0.015 / 0.035 / 0.045;
+# docs/find_issues_measurements.md: "How good is the automatic gamma?",
+# docs/measurements/confusion_gate_heldout.md). On digits (3 seeds, eta 0.1-0.4,
 # real passes, one build) under symmetric / class-dependent / instance-dependent noise:
 # confusion_gate 0.002 / -0.002 / 0.009, noise_structure 0.002 / 0.005 / 0.005,
 # noise_estimate 0.002 / 0.053 / 0.008 (planting, earlier passes: 0.010 / 0.037 / 0.014).
