@@ -524,25 +524,27 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     structure = {"by": "noise_structure", "estimated_noise_rate": 0.1, "estimated_flip_rate": 0.2}
     assert "20.0% of a class's samples" in choice_text({"choice": structure, "loss": "blurry"})
     assert choice_text({"choice": structure, "loss": "piecewise_zero"}) == \
-        ", chosen from the estimated noise rate"
+        "Chosen from the estimated noise rate."
     assert choice_text({"choice": None, "loss": "blurry"}) == ""
     gated = {**structure, "by": "confusion_gate", "unsure_share": 0.031}
-    assert "below 0.5 on 3.1% of samples, so gamma may rise with the flip rate" in choice_text(
-        {"choice": gated, "loss": "blurry"})
+    opened = "below 0.5 on 3.1% of samples, within the gate of 6%, so gamma may rise with the flip rate"
+    assert opened in choice_text({"choice": gated, "loss": "blurry"})
     shut = {**gated, "unsure_share": 0.2}
-    assert "below 0.5 on 20.0% of samples, too many" in choice_text({"choice": shut, "loss": "blurry"})
+    assert "below 0.5 on 20.0% of samples, above the gate of 6%, too many" in choice_text(
+        {"choice": shut, "loss": "blurry"})
     assert "20.0% of a class's samples" in choice_text({"choice": gated, "loss": "blurry"})
     capped = {**shut, "by": "confusion_cap"}
     assert f"flip rate only up to {LARGEST['blurry']}" in choice_text(
         {"choice": capped, "loss": "blurry"})
     assert "flip rate" in choice_text({"choice": {**capped, "unsure_share": 0.03}, "loss": "blurry"})
     spreading = {**capped, "by": "confusion_spread", "estimated_noise_rate": 0.3}   # flip 0.2
-    steeper = "rise with 4x the flip rate (the wrong labels spread over several classes), up to 0.6"
+    steeper = ("the wrong labels spread over several classes, so gamma may rise with 4x the flip "
+               "rate, up to 0.6")
     assert steeper in choice_text({"choice": spreading, "loss": "blurry"})
     assert "spread" not in choice_text({"choice": {**spreading, "estimated_noise_rate": 0.2},
                                         "loss": "blurry"})                     # a pair flip
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
-        ", chosen from the estimated noise rate"
+        "Chosen from the estimated noise rate."
 
 
 def test_the_report_names_every_loss_in_words():

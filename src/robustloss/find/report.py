@@ -37,6 +37,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 .summary { font-size: 1.15em; background: #f3f5f8; padding: .8em 1em; border-radius: 6px; }
+.how { font-size: .8em; color: #444; margin: .5em 0 0; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
 th { background: #eef; }
@@ -117,28 +118,28 @@ def comparison(table: pd.DataFrame, inputs: torch.Tensor | None, shown: int = 24
 
 
 def choice_text(attrs: dict) -> str:
-    """How an automatic gamma / c was chosen, for the summary."""
+    """How an automatic gamma / c was chosen: a sentence for the report, "" for a value
+    given on the command line."""
     choice = attrs.get("choice")
     if not choice:
         return ""
     if choice["by"] == "planting":
         scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
-        return (f", chosen by planting {choice['planted']} known errors and keeping the value "
-                f"that recovered them best (F1 {scores})")
-    if choice["by"] == "noise_structure" and attrs.get("loss") in STRUCTURE:
-        return (", chosen from the estimated noise rate and how the wrong labels concentrate: "
-                f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its most "
-                "common wrong label")
-    if choice["by"] in GATED_RULES and attrs.get("loss") in STRUCTURE:
-        unsure = choice["unsure_share"]
-        gate = ("so gamma may rise with the flip rate" if gate_open(unsure)
-                else shut_gate_text(choice, attrs["loss"]))
-        return (", chosen from the estimated noise rate, how the wrong labels concentrate "
-                f"({100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
-                "most common wrong label) and how sure the cross-entropy model is (its top "
-                f"class is below 0.5 on {100 * unsure:.1f}% of samples, "
-                f"{gate}; the gate is {100 * UNSURE_GATE:.0f}%)")
-    return ", chosen from the estimated noise rate"
+        return (f"Chosen by planting {choice['planted']} known errors and keeping the value "
+                f"that recovered them best (F1 {scores}).")
+    if attrs.get("loss") not in STRUCTURE or choice["by"] not in ("noise_structure", *GATED_RULES):
+        return "Chosen from the estimated noise rate."
+    concentrate = (f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
+                   "most common wrong label")
+    if choice["by"] == "noise_structure":
+        return f"Chosen from the estimated noise rate and how the wrong labels concentrate: {concentrate}."
+    unsure = choice["unsure_share"]
+    gate = (f"within the gate of {100 * UNSURE_GATE:.0f}%, so gamma may rise with the flip rate"
+            if gate_open(unsure) else
+            f"above the gate of {100 * UNSURE_GATE:.0f}%, {shut_gate_text(choice, attrs['loss'])}")
+    return ("Chosen from three readings of the cross-entropy pass: the estimated noise rate; how "
+            f"the wrong labels concentrate ({concentrate}); how sure the model is: its top class "
+            f"is below 0.5 on {100 * unsure:.1f}% of samples, {gate}.")
 
 
 GATED_RULES = ("confusion_gate", "confusion_cap", "confusion_spread")
@@ -150,8 +151,8 @@ def shut_gate_text(choice: dict, loss: str) -> str:
         return "too many for a larger gamma: the data look hard for the model"
     if choice["by"] == "confusion_spread" and spread(NoiseEstimate(
             choice["estimated_noise_rate"], choice["estimated_flip_rate"])):
-        return (f"so gamma may rise with {SPREAD_SLOPE[loss]:g}x the flip rate (the wrong labels "
-                f"spread over several classes), up to {LARGEST[loss]}")
+        return (f"and the wrong labels spread over several classes, so gamma may rise with "
+                f"{SPREAD_SLOPE[loss]:g}x the flip rate, up to {LARGEST[loss]}")
     return f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
 
 
@@ -171,10 +172,11 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
     eta = attrs["estimated_noise_rate"]
     body = f"""
 <h1>Label issues in {html.escape(attrs['source'])}</h1>
-<p class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
-<b>{100 * eta:.1f}%</b> &middot; loss {html.escape(loss_name(attrs['loss']))} ({html.escape(attrs['loss'])})
-{f'({params}{html.escape(choice_text(attrs))})' if params else ''}
-&middot; {attrs.get('passes', 1)} cross-validated passes</p>
+<div class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
+<b>{100 * eta:.1f}%</b> &middot; {html.escape(loss_name(attrs['loss']))}{f', {params}' if params else ''}
+{f"(automatic: {html.escape(attrs['choice']['by'])})" if attrs.get('choice') else ''}
+&middot; {attrs.get('passes', 1)} cross-validated passes
+{f'<p class="how">{html.escape(choice_text(attrs))}</p>' if choice_text(attrs) else ''}</div>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
 probabilities ({html.escape(attrs['model'])}, protocol {html.escape(settings['protocol'])});
 {attrs['kind']}, {len(attrs['class_names'])} classes, seed {settings['seed']}. Rank orders all
