@@ -27,10 +27,12 @@ from robustloss.find import choose
 
 
 def cases(rows: list[dict]) -> dict:
-    """(dataset, kind, eta) -> seed -> {"ce": CE row, "f1": {gamma: F1}} (grid passes only)."""
+    """(dataset, kind, eta) -> seed -> {"ce": CE row, "f1": {gamma: F1}} (grid passes only;
+    not the passes retrained with another seed than the noise's, pass_noise_check's)."""
     out = defaultdict(lambda: defaultdict(lambda: {"ce": None, "f1": {}}))
     for row in rows:
-        if row.get("auto") or row.get("protocol", "paper") != "paper":
+        if (row.get("auto") or row.get("protocol", "paper") != "paper"
+                or row.get("train_seed", row["seed"]) != row["seed"]):
             continue
         seed = out[(row["dataset"], row.get("kind", "symmetric"), row["rate"])][row["seed"]]
         if row["loss"] == "ce":

@@ -37,6 +37,10 @@ def test_each_cap_is_scored_on_the_cached_pass_at_its_value(load_script):
     assert parameter_for_structure("blurry", noise, largest=0.7) == 0.7
     assert LARGEST["blurry"] != 0.7                         # the default cap left alone
     assert np.isnan(script.gaps(rows, [0.65])["noise_structure, cap 0.65"][key][1])  # no pass there
+    # passes of the same labels retrained with another seed (pass_noise_check) stay out
+    retrained = [{**row, "train_seed": 7, "f1": 0.1} for row in rows]
+    assert script.gaps(rows + retrained, [0.6])["noise_structure, cap 0.6"][key] == \
+        pytest.approx((0.6, 0.91, 0.0))
 
 
 def test_the_confusion_gate_is_scored_only_where_the_unsure_share_was_read(load_script):
