@@ -28,7 +28,7 @@ paper relation (0.677 vs 0.710), which 3 x flip leaves alone there. On a MNIST s
 0.20: F1 0.887 vs 0.846 (best grid value 0.905 at 0.6). On data the model finds hard
 (Fashion-MNIST) a larger gamma also backs off clean hard samples: the raise is capped at
 LARGEST, 0.6, and still costs F1 there against the paper relation
-(docs/find_issues_measurements.md: "How good is the automatic gamma?"). A gate that raised
+(docs/find_issues_measurements.md: "How good is the automatic γ?"). A gate that raised
 gamma only where the wrong labels look like pairs
 (the pair share, scripts/gamma_rule_fit.py) failed its check on Fashion-MNIST.
 
@@ -73,7 +73,7 @@ PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if para
 # (seed 0), MNIST 0.90 / 0.90 / 0.78 (2 seeds). Of the caps 0.6, 0.7 and 0.8, 0.6 has the
 # smallest worst mean gap to the best gamma over digits, MNIST and Fashion-MNIST (0.019 /
 # 0.030 / 0.167; scripts/structure_cap_check.py); 0.7 is better on digits alone
-# (docs/find_issues_measurements.md: "How good is the automatic gamma?").
+# (docs/find_issues_measurements.md: "How good is the automatic γ?").
 STRUCTURE = {"blurry": (0.0, 3.0)}
 LARGEST = {"blurry": 0.6}
 # confusion_gate: the structure rule's raise, up to GATED_LARGEST, only where the
@@ -85,7 +85,7 @@ LARGEST = {"blurry": 0.6}
 # 0.015 / 0.022, Fashion-MNIST subset 0.072 / 0.102 (eta 0.2 / 0.3); the gate sits between
 # (0.06), and the cap where it is open is 0.7, the best for digits and MNIST
 # (scripts/structure_cap_check.py). Fixed before its check on held-out cases
-# (docs/find_issues_measurements.md: "How good is the automatic gamma?").
+# (docs/find_issues_measurements.md: "How good is the automatic γ?").
 UNSURE_GATE = 0.06
 GATED_LARGEST = {"blurry": 0.7}
 # confusion_spread: confusion_cap, but where the gate is shut and the wrong labels spread over

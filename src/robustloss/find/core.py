@@ -61,7 +61,7 @@ AUTO = "auto"
 # and Fashion-MNIST subsets, class-dependent eta 0.1 and 0.4) its mean gap to the best gamma
 # in hindsight is 0.019 against 0.037 for noise_structure and 0.043 for noise_estimate (seed
 # 0, as registered; with seed 1: 0.015 / 0.035 / 0.045;
-# docs/find_issues_measurements.md: "How good is the automatic gamma?",
+# docs/find_issues_measurements.md: "How good is the automatic γ?",
 # docs/measurements/confusion_gate_heldout.md). On digits (3 seeds, eta 0.1-0.4,
 # real passes, one build) under symmetric / class-dependent / instance-dependent noise:
 # confusion_gate 0.002 / -0.002 / 0.009, noise_structure 0.002 / 0.005 / 0.005,

@@ -39,7 +39,7 @@ CANDIDATES = {"blurry": (0.2, 0.4, 0.6, 0.8), "piecewise_zero": (0.01, 0.03, 0.0
 DEFAULT_FRACTION = 0.05
 DEFAULT_CONTROL = "draw"  # closer to the best gamma than "all" on digits averaged over the
 # three noise kinds (module docstring;
-# docs/find_issues_measurements.md: "How good is the automatic gamma?")
+# docs/find_issues_measurements.md: "How good is the automatic γ?")
 
 
 @dataclass(frozen=True)
