@@ -4,9 +4,10 @@ noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass
 pass per grid value, the automatic value of each method (the rules that read the
 cross-entropy pass, one pass each: ``noise_estimate``, the paper's value at cleanlab's noise
 estimate; ``noise_structure``, raised where the wrong labels concentrate in one wrong class;
-``confusion_gate``, ``confusion_cap`` and ``confusion_spread`` (find-issues' default), which
-also read how unsure the model is: robustloss.find.choose; ``planting``: plant known errors
-and keep the value that recovers them, one pass per candidate); F1 of the flagged set
+``confusion_gate``, ``confusion_cap``, ``confusion_spread`` (find-issues' default) and
+``confusion_spread_only``, which also read how unsure the model is: robustloss.find.choose;
+``planting``: plant known errors and keep the value that recovers them, one pass per
+candidate); F1 of the flagged set
 against the synthetic errors. Reports, per dataset, kind and eta, the seed-mean F1 of each
 automatic method, of the best grid value (chosen in hindsight on the seed means) and the
 gaps. Passes are cached in <out>/passes.jsonl, so a killed run resumes (``--cached-only``
@@ -51,16 +52,16 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
 METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-           "confusion_spread", "planting", "robust_estimate")
+           "confusion_spread", "confusion_spread_only", "planting", "robust_estimate")
 # one pass after the cross-entropy pass
 READ_OFF_CE = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-               "confusion_spread")
+               "confusion_spread", "confusion_spread_only")
 # how each method's rows are labelled in the summary: planting once per way to score its
 # passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
 SUMMARY_METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-                   "confusion_spread", "robust_estimate",
+                   "confusion_spread", "confusion_spread_only", "robust_estimate",
                    *(f"planting_{c}" for c in CONTROLS))
 
 

@@ -69,6 +69,7 @@ def gaps(rows: list[dict], caps: list[float], shut_slopes: tuple[float, ...] = (
     rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
     rules["confusion_cap"] = lambda n: choose.parameter_for_confusion_cap("blurry", n)
     rules["confusion_spread"] = lambda n: choose.parameter_for_confusion_spread("blurry", n)
+    rules["confusion_spread_only"] = lambda n: choose.parameter_for_confusion_spread_only("blurry", n)
     rules |= {f"confusion_cap, {s:g} x flip where shut": shut_slope_rule(s) for s in shut_slopes}
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):

@@ -36,6 +36,7 @@ from robustloss.find.choose import (
     parameter_for_confusion,
     parameter_for_confusion_cap,
     parameter_for_confusion_spread,
+    parameter_for_confusion_spread_only,
     parameter_for_noise,
     parameter_for_structure,
     unsure_share,
@@ -468,6 +469,25 @@ def test_confusion_spread_raises_faster_only_where_the_gate_is_shut_and_errors_s
     assert FindSettings(auto_by="confusion_spread").loss_params(spread_shut) == {
         "gamma": pytest.approx(0.4)}
 
+def test_confusion_spread_only_holds_pairs_to_the_paper_value_where_the_gate_is_shut():
+    """Shut gate and a pair flip (flip 0.2 of a noise rate 0.2: 3 x flip = 0.6): the paper's
+    value at the rate, where confusion_spread keeps the raise to LARGEST; shut and spread:
+    confusion_spread's 4 x flip; open gate: the gate's raise up to GATED_LARGEST, as under
+    both others."""
+    pair = NoiseEstimate(0.2, 0.2, unsure=UNSURE_GATE * 2)
+    assert parameter_for_confusion_spread_only("blurry", pair) == parameter_for_noise("blurry", 0.2)
+    assert parameter_for_confusion_spread("blurry", pair) == pytest.approx(LARGEST["blurry"])
+    spread_shut = NoiseEstimate(0.25, 0.1, unsure=UNSURE_GATE * 2)
+    assert parameter_for_confusion_spread_only("blurry", spread_shut) == pytest.approx(0.4)
+    open_pair = NoiseEstimate(0.2, 0.25, unsure=UNSURE_GATE / 2)              # 3 x 0.25 = 0.75
+    assert parameter_for_confusion_spread_only("blurry", open_pair) == pytest.approx(
+        GATED_LARGEST["blurry"])
+    assert (parameter_for_confusion_spread_only("piecewise_zero", pair)
+            == parameter_for_noise("piecewise_zero", 0.2))
+    assert FindSettings(auto_by="confusion_spread_only").loss_params(pair) == {
+        "gamma": pytest.approx(parameter_for_noise("blurry", 0.2))}
+
+
 def write_png(path: Path, value=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
@@ -543,6 +563,10 @@ def test_the_report_says_what_the_automatic_value_was_read_from():
     assert steeper in choice_text({"choice": spreading, "loss": "blurry"})
     assert "spread" not in choice_text({"choice": {**spreading, "estimated_noise_rate": 0.2},
                                         "loss": "blurry"})                     # a pair flip
+    only = {**spreading, "by": "confusion_spread_only"}
+    assert steeper in choice_text({"choice": only, "loss": "blurry"})
+    assert "too many for a larger gamma" in choice_text(
+        {"choice": {**only, "estimated_noise_rate": 0.2}, "loss": "blurry"})   # a pair flip
     assert choice_text({"choice": gated, "loss": "piecewise_zero"}) == \
         "Chosen from the estimated noise rate."
 
@@ -634,7 +658,8 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     from robustloss.cli.find_issues import find_issues_parser
 
     text = " ".join(find_issues_parser().format_help().split())  # argparse wraps lines
-    assert "{noise_estimate,noise_structure,confusion_gate,confusion_cap,confusion_spread,planting}" in text
+    assert ("{noise_estimate,noise_structure,confusion_gate,confusion_cap,confusion_spread,"
+            "confusion_spread_only,planting}") in text
     assert "{auto,ce,none}" in text
     assert "plant 5% known errors" in text and "(default confusion_spread)" in text
 

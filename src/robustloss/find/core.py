@@ -89,6 +89,11 @@ AUTO_BY = {
                         f"least {SPREAD_SLOPE['blurry']:g}x the flip rate, up to "
                         f"{LARGEST['blurry']} (one pass after the cross-entropy pass; "
                         "robustloss.find.choose)",
+    "confusion_spread_only": "as confusion_spread, but where the model is unsure of more "
+                             "samples than the gate allows and the wrong labels come in pairs "
+                             "(flip rate above that share), the value is noise_estimate's, as "
+                             "under confusion_gate (one pass after the cross-entropy pass; "
+                             "robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "
                 "(one pass per candidate after the cross-entropy pass; "
                 "robustloss.find.planting)",

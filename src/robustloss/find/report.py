@@ -142,15 +142,16 @@ def choice_text(attrs: dict) -> str:
             f"is below 0.5 on {100 * unsure:.1f}% of samples, {gate}.")
 
 
-GATED_RULES = ("confusion_gate", "confusion_cap", "confusion_spread")
+GATED_RULES = ("confusion_gate", "confusion_cap", "confusion_spread", "confusion_spread_only")
 
 
 def shut_gate_text(choice: dict, loss: str) -> str:
     """What a shut confusion gate did to gamma under the rule ``choice["by"]``."""
-    if choice["by"] == "confusion_gate":
+    spreading = spread(NoiseEstimate(choice["estimated_noise_rate"], choice["estimated_flip_rate"]))
+    if choice["by"] == "confusion_gate" or (choice["by"] == "confusion_spread_only"
+                                            and not spreading):
         return "too many for a larger gamma: the data look hard for the model"
-    if choice["by"] == "confusion_spread" and spread(NoiseEstimate(
-            choice["estimated_noise_rate"], choice["estimated_flip_rate"])):
+    if choice["by"] in ("confusion_spread", "confusion_spread_only") and spreading:
         return (f"and the wrong labels spread over several classes, so gamma may rise with "
                 f"{SPREAD_SLOPE[loss]:g}x the flip rate, up to {LARGEST[loss]}")
     return f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
