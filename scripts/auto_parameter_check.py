@@ -4,8 +4,8 @@ noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass
 pass per grid value, the automatic value of each method (the rules that read the
 cross-entropy pass, one pass each: ``noise_estimate``, the paper's value at cleanlab's noise
 estimate; ``noise_structure``, raised where the wrong labels concentrate in one wrong class;
-``confusion_gate``, ``confusion_cap``, ``confusion_spread`` (find-issues' default) and
-``confusion_spread_only``, which also read how unsure the model is: robustloss.find.choose;
+``confusion_gate``, ``confusion_cap``, ``confusion_spread`` and ``confusion_spread_only``
+(find-issues' default), which also read how unsure the model is: robustloss.find.choose;
 ``planting``: plant known errors and keep the value that recovers them, one pass per
 candidate); F1 of the flagged set
 against the synthetic errors. Reports, per dataset, kind and eta, the seed-mean F1 of each

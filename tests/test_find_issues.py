@@ -107,7 +107,7 @@ def test_image_folder_finds_the_planted_errors(folder_run):
     review = pd.read_csv(out / "review.csv")
     assert review.equals(table.head(12))
     saved = json.loads((out / "find_issues.json").read_text())
-    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "confusion_spread"
+    assert saved["settings"]["gamma"] == "auto" and saved["choice"]["by"] == "confusion_spread_only"
     eta = saved["estimated_noise_rate"]
     assert abs(eta - PLANTED / 1797) < 0.02                             # 2.2% planted
     assert saved["loss_params"]["gamma"] == parameter_for_noise("blurry", eta)
@@ -661,7 +661,7 @@ def test_help_names_the_choices_of_auto_by_and_compare():
     assert ("{noise_estimate,noise_structure,confusion_gate,confusion_cap,confusion_spread,"
             "confusion_spread_only,planting}") in text
     assert "{auto,ce,none}" in text
-    assert "plant 5% known errors" in text and "(default confusion_spread)" in text
+    assert "plant 5% known errors" in text and "(default confusion_spread_only)" in text
 
 
 def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
