@@ -34,7 +34,13 @@ from robustloss.data import load
 from robustloss.detection.detect import confident_learning
 from robustloss.detection.metrics import detection_scores
 from robustloss.experiments.provenance import resolve_device
-from robustloss.find.choose import PARAMETER_OF, NoiseEstimate, estimate_noise, unsure_share
+from robustloss.find.choose import (
+    PARAMETER_OF,
+    RULES_ON_READINGS,
+    NoiseEstimate,
+    estimate_noise,
+    unsure_share,
+)
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
 from robustloss.find.planting import (
@@ -49,20 +55,16 @@ GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamm
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values
 
 
+# one pass after the cross-entropy pass: find-issues' rules that read it
+READ_OFF_CE = ("noise_estimate", *RULES_ON_READINGS)
 # robust_estimate: the noise estimate read again off the pass with the first automatic
 # value, and the value for that estimate (one more pass when it differs)
-METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-           "confusion_spread", "confusion_spread_only", "planting", "robust_estimate")
-# one pass after the cross-entropy pass
-READ_OFF_CE = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-               "confusion_spread", "confusion_spread_only")
+METHODS = (*READ_OFF_CE, "planting", "robust_estimate")
 # how each method's rows are labelled in the summary: planting once per way to score its
 # passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
 # earlier runs that stored the default of their day (first "draw", then "all") under one
 # name; the summary leaves them out, the planting_<control> rows of the same passes stand.
-SUMMARY_METHODS = ("noise_estimate", "noise_structure", "confusion_gate", "confusion_cap",
-                   "confusion_spread", "confusion_spread_only", "robust_estimate",
-                   *(f"planting_{c}" for c in CONTROLS))
+SUMMARY_METHODS = (*READ_OFF_CE, "robust_estimate", *(f"planting_{c}" for c in CONTROLS))
 
 
 def subset_used(dataset: str, subset: int | None) -> int | None:

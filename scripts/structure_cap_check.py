@@ -66,10 +66,8 @@ def gaps(rows: list[dict], caps: list[float], shut_slopes: tuple[float, ...] = (
     rules = {"noise_estimate": lambda n: choose.parameter_for_noise("blurry", n.rate)}
     rules |= {f"noise_structure, cap {c}":
               (lambda n, c=c: choose.parameter_for_structure("blurry", n, largest=c)) for c in caps}
-    rules["confusion_gate"] = lambda n: choose.parameter_for_confusion("blurry", n)
-    rules["confusion_cap"] = lambda n: choose.parameter_for_confusion_cap("blurry", n)
-    rules["confusion_spread"] = lambda n: choose.parameter_for_confusion_spread("blurry", n)
-    rules["confusion_spread_only"] = lambda n: choose.parameter_for_confusion_spread_only("blurry", n)
+    rules |= {name: (lambda n, rule=rule: rule("blurry", n))
+              for name, rule in choose.RULES_ON_READINGS.items() if name.startswith("confusion")}
     rules |= {f"confusion_cap, {s:g} x flip where shut": shut_slope_rule(s) for s in shut_slopes}
     out = defaultdict(dict)
     for case, seeds in sorted(cases(rows).items()):

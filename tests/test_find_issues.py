@@ -469,6 +469,7 @@ def test_confusion_spread_raises_faster_only_where_the_gate_is_shut_and_errors_s
     assert FindSettings(auto_by="confusion_spread").loss_params(spread_shut) == {
         "gamma": pytest.approx(0.4)}
 
+
 def test_confusion_spread_only_holds_pairs_to_the_paper_value_where_the_gate_is_shut():
     """Shut gate and a pair flip (flip 0.2 of a noise rate 0.2: 3 x flip = 0.6): the paper's
     value at the rate, where confusion_spread keeps the raise to LARGEST; shut and spread:

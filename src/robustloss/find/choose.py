@@ -243,7 +243,7 @@ def parameter_for_confusion_spread_only(loss: str, noise: NoiseEstimate) -> floa
     Where the model finds the data hard, gamma rises above the paper's value for spreading
     wrong labels only, never for pairs (docs/measurements/pair_gate_preregistered.md)."""
     if loss in SPREAD_SLOPE and not gate_open(noise.unsure) and spread(noise):
-        return parameter_for_confusion_spread(loss, noise)
+        return parameter_for_structure(loss, noise, rule=(0.0, SPREAD_SLOPE[loss]))
     return parameter_for_confusion(loss, noise)
 
 

@@ -95,7 +95,8 @@ AUTO_BY = {
                         "robustloss.find.choose)",
     "confusion_spread_only": "as confusion_spread, but where the model is unsure of more "
                              "samples than the gate allows and the wrong labels come in pairs "
-                             "(flip rate above that share), the value is noise_estimate's, as "
+                             f"(flip rate above {SPREAD_RATIO:.0%} of the noise rate), the value is "
+                             "noise_estimate's, as "
                              "under confusion_gate (one pass after the cross-entropy pass; "
                              "robustloss.find.choose)",
     "planting": "plant 5% known errors in the labels, keep the value that recovers them best "

@@ -171,13 +171,14 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
     params = ", ".join(f"{k} = {v:g}" for k, v in attrs["loss_params"].items())
     settings = attrs["settings"]
     eta = attrs["estimated_noise_rate"]
+    how = choice_text(attrs)
     body = f"""
 <h1>Label issues in {html.escape(attrs['source'])}</h1>
 <div class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
 <b>{100 * eta:.1f}%</b> &middot; {html.escape(loss_name(attrs['loss']))}{f', {params}' if params else ''}
 {f"(automatic: {html.escape(attrs['choice']['by'])})" if attrs.get('choice') else ''}
 &middot; {attrs.get('passes', 1)} cross-validated passes
-{f'<p class="how">{html.escape(choice_text(attrs))}</p>' if choice_text(attrs) else ''}</div>
+{f'<p class="how">{html.escape(how)}</p>' if how else ''}</div>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
 probabilities ({html.escape(attrs['model'])}, protocol {html.escape(settings['protocol'])});
 {attrs['kind']}, {len(attrs['class_names'])} classes, seed {settings['seed']}. Rank orders all
