@@ -29,7 +29,7 @@ def test_default_inputs_are_raw_as_the_authors_trained():
 
 @pytest.mark.parametrize("device, bf16, expected, scaler, channels_last", [
     ("cpu", True, "bf16", False, True),      # a CPU with AVX512-BF16/AMX: bf16 + channels-last
-    ("cpu", False, "fp32", False, False),    # a CPU without them: float32
+    ("cpu", False, "fp32", False, True),     # a CPU without them: float32 + channels-last
     ("cuda", True, "bf16", False, False),    # auto on an A100/H100: bfloat16 autocast
     ("cuda", False, "fp16", True, False),    # auto on a V100: float16 + GradScaler
 ])
@@ -51,6 +51,8 @@ def test_auto_on_this_cpu_follows_its_instructions():
 
 def test_explicit_precisions():
     assert resolve_precision("bf16", "cpu").channels_last  # the CPU fast path
+    assert resolve_precision("fp32", "cpu").channels_last  # the same numbers, faster
+    assert not resolve_precision("fp32", "cuda", bf16_supported=True).channels_last
     assert resolve_precision("bf16", "cuda", bf16_supported=True).dtype == torch.bfloat16
     fp16 = resolve_precision("fp16", "cpu")
     assert fp16.dtype == torch.float16 and fp16.grad_scaler(torch.device("cpu")) is not None

@@ -1,9 +1,12 @@
 """Speed and memory benchmarks; prints numbers (no pass/fail) and writes them as JSON.
 
-    robustloss bench [--device auto|cpu|cuda] [--steps N] [--json bench.json]
+    robustloss bench [--device auto|cpu|cuda] [--steps N] [--json bench.json] [--floor-only]
 
-Per model (small CNN on MNIST shapes, ResNet-32 and ResNet-34 on CIFAR shapes; generated
-uint8 data), training throughput (samples/s, fwd + bwd + optimiser step, batch 64) of:
+First the share of the machine's floor each model's training step reaches
+(robustloss.cli.bench_floor: counted FLOPs, GEMM FLOP/s, CPU flags, the small CNN's step
+against its textbook form). Then, per model (small CNN on MNIST shapes, ResNet-32 and
+ResNet-34 on CIFAR shapes; generated uint8 data), training throughput (samples/s, fwd +
+bwd + optimiser step, batch 64) of:
 - baseline: the loop the paper's code uses (a DataLoader over a float32 TensorDataset,
   a host-to-device copy per batch, float32);
 - pipeline fp32: this project's loop (device-resident uint8 data, index-sliced batches);
@@ -31,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from robustloss.cli.bench_floor import floor_table
 from robustloss.cli.bench_sweeps import sweep_throughput
 from robustloss.components import losses, models
 from robustloss.components.noise import NOISE_KINDS, corrupt
@@ -191,9 +195,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-sweeps", action="store_true",
                         help="leave out sweep throughput (local vs parallel; CPUs only)")
     parser.add_argument("--only-sweeps", action="store_true", help="only sweep throughput")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for the training measurements (default 1: the "
+                             "ratios the project quotes are one-thread numbers)")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="only the share-of-floor table (a minute or two on a CPU)")
     args = parser.parse_args(argv)
     with as_user_errors():
         device = resolve_device(args.device)
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    with as_user_errors():
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     header = (f"device: {describe_device(device)}; torch {torch.__version__}; "
               f"python {platform.python_version()}; threads {torch.get_num_threads()}")
@@ -201,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     results = {"machine": header, "models": {}}
     if args.only_sweeps:
         results["sweeps"] = sweep_throughput()
+        return _write(results, args.json)
+    results["floor"] = floor_table(device, names=args.models.split(","))
+    if args.floor_only:
         return _write(results, args.json)
     print(f"{'model':15} {'variant':34} {'samples/s':>10} {'x baseline':>10} {'paper experiment':>17}")
     for name, shape, classes, n_train in CASES:

@@ -27,8 +27,10 @@ from robustloss.training.settings import TrainSettings
 # 3: inputs are raw 0-255 pixel values by default (train.inputs), as the authors trained;
 #    train.precision replaces train.amp; a last batch of one sample joins the one before.
 # 4: train.precision=auto is bfloat16 + channels-last on CPUs with native bfloat16.
+# 5: the small CNN's fast step: max-pool before the ReLU, (H, W, C) flattening into fc1,
+#    dropout masks drawn from random bytes on CPUs (same maths, another random stream).
 # (noise kinds other than symmetric enter the identity as new keys: no bump needed.)
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 5
 
 # Dataset parameters naming user-supplied files: they enter the identity by their content.
 DATA_FILE_PARAMS = ("path", "labels_path", "label_errors_path")

@@ -1,6 +1,7 @@
 """Arithmetic precision of training, one setting (``train.precision``):
 
-- ``fp32``: no autocast.
+- ``fp32``: no autocast; on a CPU in channels-last memory format (the same numbers, faster:
+  1.2x on the small CNN, 1.2-1.3x on the ResNets, ``make bench``).
 - ``bf16``: bfloat16 autocast (same exponent range as float32: no loss scaling); on a CPU
   also channels-last memory format, where the two together are the fast path.
 - ``fp16``: float16 autocast with a GradScaler (the authors' code: ``torch.cuda.amp``; the
@@ -84,4 +85,4 @@ def resolve_precision(name: str, device: torch.device | str,
             name = "bf16" if supported else "fp16"
         else:
             name = "bf16" if supported and device.type == "cpu" else "fp32"
-    return Precision(name, channels_last=name == "bf16" and device.type == "cpu")
+    return Precision(name, channels_last=name in ("fp32", "bf16") and device.type == "cpu")
