@@ -6,7 +6,14 @@ it as a DataFrame); both are written to <results>/figures/ as PNG (300 dpi), PDF
 
 from __future__ import annotations
 
-from robustloss.reporting.figures import aum_histograms, dynamics, grids, loss_shapes, noise_kinds
+from robustloss.reporting.figures import (
+    aum_histograms,
+    dynamics,
+    grids,
+    loss_shapes,
+    noise_kinds,
+    seed_rows,
+)
 
 # number -> (file stem, what it shows, function)
 FIGURES = {
@@ -21,6 +28,8 @@ FIGURES = {
     7: ("fig7_dynamics_full", "Figure 2 without truncated y-limits", dynamics.make7),
     8: ("fig8_f1_by_noise_kind", "F1 against η, a line per loss, a panel per noise kind",
         noise_kinds.make),
+    9: ("fig9_table1_rows_over_seeds", "per loss, each seed a dot over the paper's mean ± 2σ",
+        seed_rows.make),
 }
 # Figures drawn from the records of one noise kind at a time (--noise); 8 compares the kinds.
 PER_KIND = (2, 3, 4, 5, 6, 7)

@@ -1,0 +1,90 @@
+"""Figure 9 (ours): Table 1 rows over seeds. Per loss, each seed's score as a dot and our
+mean as a dash, over the paper's mean ± 2σ (20 trials) as a band; a panel per dataset (at
+the paper's η = 0.2 when recorded), F1 on top and balanced accuracy below. Confident
+Learning, symmetric noise; BL and PZ at the γ / c with the most seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from robustloss.reporting.figures.records import MissingRecords, pick_eta
+from robustloss.reporting.figures.style import LOSS_LABELS, PALETTE, new_figure
+from robustloss.reporting.paper import DATASET_LABELS, MIN_STD, published
+
+NEEDS = ("Table 1 records over seeds: `make reproduce-table1 DATASETS=mnist RATES=0.2 SEEDS=5 "
+         "GAMMAS=0.4 CS=0.01` (docs: reproducing)")
+LOSS_ORDER = ("ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero")
+METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
+TABLE_OF = {"f1": "table1_f1", "balanced_accuracy": "table2_balanced_accuracy"}
+
+
+def chosen_records(records: pd.DataFrame) -> pd.DataFrame:
+    """Confident Learning, symmetric noise, per (dataset, loss) at one η (0.2 when present)
+    the parameter value with the most seeds."""
+    records = records[(records["detector"] == "confident_learning") & (records["noise"] == "symmetric")]
+    if records.empty:
+        raise MissingRecords(NEEDS)
+    out = []
+    for _, group in records.groupby("dataset"):
+        _, group = pick_eta(group, 0.2)
+        group = group.assign(param=group["gamma"].fillna(group["c"]).fillna(-1))
+        seeds = group.groupby(["loss", "param"])["seed"].nunique().reset_index()
+        best = seeds.sort_values("seed", ascending=False).drop_duplicates("loss")
+        out.append(group.merge(best[["loss", "param"]], on=["loss", "param"]))
+    chosen = pd.concat(out, ignore_index=True)
+    if chosen.groupby(["dataset", "loss"])["seed"].nunique().max() < 2:
+        raise MissingRecords(f"one seed per cell only; {NEEDS}")
+    return chosen
+
+
+def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float]:
+    """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none."""
+    paper = published()
+    label = DATASET_LABELS.get(dataset.split(" (n=")[0])
+    row = paper[(paper["table"] == TABLE_OF[metric]) & (paper["dataset"] == label)
+                & (paper["eta"] == eta) & (paper["loss"] == LOSS_LABELS[loss])]
+    if row.empty:
+        return np.nan, np.nan
+    return float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD)
+
+
+def make(records: pd.DataFrame, dataset=None):
+    chosen = chosen_records(records if dataset is None else records[records["dataset"] == dataset])
+    datasets = sorted(chosen["dataset"].unique(), key=lambda d: (d != "mnist", d))
+    fig, axes = new_figure(len(METRICS), len(datasets), width=3.6 * len(datasets), height=2.7)
+    rng = np.random.default_rng(0)   # horizontal jitter of the dots only
+    rows = []
+    for col, name in enumerate(datasets):
+        data = chosen[chosen["dataset"] == name]
+        eta = float(data["eta"].iloc[0])
+        losses = [loss for loss in LOSS_ORDER if loss in set(data["loss"])]
+        for row, (metric, label) in enumerate(METRICS.items()):
+            ax = axes[row][col]
+            for x, loss in enumerate(losses):
+                scores = data.loc[data["loss"] == loss, metric].to_numpy()
+                mean, sd = paper_band(name, eta, loss, metric)
+                if not np.isnan(mean):
+                    ax.fill_between([x - 0.35, x + 0.35], mean - 2 * sd, mean + 2 * sd,
+                                    color="0.85", lw=0, label="paper mean ± 2σ" if x == 0 else None)
+                    ax.plot([x - 0.35, x + 0.35], [mean, mean], color="0.55", lw=0.8)
+                ax.scatter(x + rng.uniform(-0.15, 0.15, len(scores)), scores, s=12, zorder=3,
+                           color=PALETTE[x % len(PALETTE)], label=None)
+                ax.plot([x - 0.25, x + 0.25], [scores.mean()] * 2, color="black", lw=1.4, zorder=4,
+                        label="our mean" if x == 0 else None)
+                param = data.loc[data["loss"] == loss, "param"].iloc[0]
+                rows.append({"dataset": name, "eta": eta, "loss": loss,
+                             "parameter": None if param == -1 else param, "metric": metric,
+                             "seeds": len(scores), "mean": scores.mean(), "paper_mean": mean,
+                             "paper_sd": sd})
+            ax.set_xticks(range(len(losses)))
+            ax.set_xticklabels([LOSS_LABELS[loss] for loss in losses], rotation=30, ha="right")
+            ax.set_ylabel(label)
+            if row == 0:
+                seeds = data.groupby("loss")["seed"].nunique()
+                ax.set_title(f"{DATASET_LABELS.get(name, name)}, η = {eta:g} "
+                             f"({seeds.min()}–{seeds.max()} seeds per loss)" if seeds.min() != seeds.max()
+                             else f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({seeds.min()} seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.04))
+    return fig, pd.DataFrame(rows)

@@ -1,0 +1,72 @@
+"""Table 1 rows over seeds: Welch's test against the paper's cells, paired differences
+over seeds, and Figure 9, from hand-made records (scipy's raw-sample tests as the oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from robustloss.records import find_records
+from robustloss.reporting.figures import FIGURES
+from robustloss.reporting.figures.records import MissingRecords, frame
+from robustloss.reporting.seed_statistics import cells, paired_differences, seed_frame, write_seed_comparison
+from robustloss.reporting.tables import records_frame
+from tests.test_tables import make_record
+
+CE = [0.975, 0.972, 0.978, 0.974, 0.976]
+BL = [0.984, 0.983, 0.986, 0.985, 0.982]       # BL - CE per seed: 0.009, 0.011, 0.008, 0.011, 0.006
+PZ = [0.970, 0.985, 0.975, 0.980, 0.972]
+
+
+@pytest.fixture
+def rows(tmp_path):
+    i = 0
+    for loss, params, values in [("ce", {}, CE), ("blurry", {"gamma": 0.4}, BL),
+                                 ("blurry", {"gamma": 0.8}, [0.99]),   # one seed: not chosen
+                                 ("piecewise_zero", {"c": 0.01}, PZ)]:
+        for seed, f1 in enumerate(values):
+            make_record(tmp_path, i, "mnist", 0.2, loss, f1, seed=seed, **params)
+            i += 1
+    return tmp_path
+
+
+def test_cells_carry_welch_p_against_the_paper_cell(rows):
+    table = cells(seed_frame(records_frame(find_records(rows))), "f1")
+    ce = table[table["column"] == "CE"].iloc[0]
+    assert ce["n"] == 5 and ce["paper_mean"] == pytest.approx(0.975)
+    # oracle: Welch's t-test of our five seeds against 20 values with the paper's mean and sd
+    paper = np.array([-1.0, 1.0] * 10)
+    paper = 0.975 + 0.001 * paper / paper.std(ddof=1)
+    assert ce["welch_p"] == pytest.approx(stats.ttest_ind(CE, paper, equal_var=False).pvalue, rel=1e-6)
+    bl = table[table["column"] == "BL"].iloc[0]
+    assert bl["parameter"] == "γ=0.4" and bl["n"] == 5        # the γ with the most seeds
+    assert bl["mean"] == pytest.approx(np.mean(BL))
+
+
+def test_paired_differences_match_a_paired_t_interval(rows):
+    paired = paired_differences(seed_frame(records_frame(find_records(rows))), "f1")
+    bl = paired[paired["difference"] == "BL − CE"].iloc[0]
+    expected = stats.ttest_rel(BL, CE).confidence_interval(0.95)
+    assert bl["n"] == 5
+    assert (bl["ci_low"], bl["ci_high"]) == pytest.approx((expected.low, expected.high))
+    assert bl["ci_low"] > 0                                   # BL above CE on these seeds
+    pz = paired[paired["difference"] == "PZ − CE"].iloc[0]
+    assert pz["ci_low"] < 0 < pz["ci_high"]                    # PZ undecided
+    assert bl["paper_difference"] == pytest.approx(0.984 - 0.975)
+
+
+def test_written_tables_and_figure(rows, tmp_path):
+    out = tmp_path / "out"
+    text = write_seed_comparison(records_frame(find_records(rows)), out)
+    assert "Welch p" in text and "BL − CE" in text and "balanced accuracy" in text
+    assert (out / "seed_comparison.csv").exists() and (out / "paired_differences.csv").exists()
+    fig, data = FIGURES[9][2](frame(rows), None)
+    assert set(data["loss"]) == {"ce", "blurry", "piecewise_zero"}
+    assert (data.loc[data["loss"] == "blurry", "seeds"] == 5).all()
+
+
+def test_figure_needs_more_than_one_seed(tmp_path):
+    make_record(tmp_path, 0, "mnist", 0.2, "ce", 0.97)
+    with pytest.raises(MissingRecords, match="one seed"):
+        FIGURES[9][2](frame(tmp_path), None)
