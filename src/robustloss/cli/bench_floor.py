@@ -45,14 +45,15 @@ def cpu_flags() -> dict[str, bool]:
     return {name: name in flags for name in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")}
 
 
-def textbook_small_cnn(input_shape, num_classes: int) -> nn.Sequential:
+def textbook_small_cnn(input_shape, num_classes: int, dropout1: float = 0.25,
+                       dropout2: float = 0.5) -> nn.Sequential:
     """The small CNN as the step ran before it was made fast: ReLU -> max-pool -> torch's
     dropout -> (C, H, W) flatten, an nn.Sequential (the baseline of the ratio)."""
     channels, height, width = input_shape
     flat = 64 * ((height - 4) // 2) * ((width - 4) // 2)
     return nn.Sequential(nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(), nn.Linear(flat, 128),
-                         nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, num_classes))
+                         nn.MaxPool2d(2), nn.Dropout(dropout1), nn.Flatten(), nn.Linear(flat, 128),
+                         nn.ReLU(), nn.Dropout(dropout2), nn.Linear(128, num_classes))
 
 
 def _build(name: str, shape, classes: int) -> nn.Module:
