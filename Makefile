@@ -106,6 +106,13 @@ find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human revi
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(RL) bench
 
+.PHONY: docs docs-serve
+docs: $(STAMP)  ## the manual (MkDocs, docs/ + mkdocs.yml) into site/, strict: a broken link or API reference fails
+	$(PY) -m mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)  ## the manual at http://127.0.0.1:8000, rebuilt on every change
+	$(PY) -m mkdocs serve
+
 clean-demo:  ## delete the demo's records
 	rm -rf results/demo
 

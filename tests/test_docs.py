@@ -1,0 +1,121 @@
+"""The manual (mkdocs.yml + docs/): it builds with --strict (a broken link or anchor, a page
+missing from the navigation, an API reference that no longer resolves fail), and the short
+commands it shows exit 0."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from robustloss.cli import COMMANDS
+from robustloss.cli import main as cli_main
+
+from .conftest import REPO
+
+ROBUSTLOSS = Path(sys.executable).parent / "robustloss"  # the command next to this interpreter
+MANUAL_PARTS = ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python")
+
+
+def manual_text() -> str:
+    """The manual's pages and the README, as one text."""
+    pages = sorted((REPO / "docs").glob("*.md"))
+    return "\n".join(p.read_text(encoding="utf-8") for p in [REPO / "README.md", *pages])
+
+
+def test_the_manual_builds_strict(tmp_path):
+    missing = [name for name in MANUAL_PARTS if importlib.util.find_spec(name.split(".")[0]) is None
+               or importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"the manual's tools are not installed ({', '.join(missing)}): "
+                    "pip install mkdocs-material 'mkdocstrings[python]' (the dev extra has them)")
+    site = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert build.returncode == 0, (build.stdout + build.stderr)[-4000:]
+    assert (site / "index.html").exists()
+    api = (site / "api.html").read_text(encoding="utf-8")
+    for name in ("robustloss.components.losses.BlurryLoss", "robustloss.find.core.find_label_issues",
+                 "robustloss.experiments.config.compose"):
+        assert f'id="{name}"' in api, f"the API reference lost {name}"
+    # the section another page (and the README) links to by its anchor
+    assert 'id="table-1-rows-over-seeds"' in (site / "reproducing.html").read_text(encoding="utf-8")
+    # every page in docs/ is built (none left out of the navigation by a typo)
+    pages = {p.stem for p in (REPO / "docs").glob("*.md") if p.name != "DESIGN.md"}
+    assert pages <= {p.stem for p in site.glob("*.html")}
+
+
+def test_the_design_notes_have_one_source():
+    design = REPO / "docs" / "DESIGN.md"  # the name conf/ and src/ cite
+    assert design.resolve() == (REPO / "docs" / "architecture.md").resolve()
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor, as GitHub and MkDocs' toc make it for plain headings."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_is_short_and_its_links_resolve():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    for target in re.findall(r"\]\(([^)\s]+)\)", readme):
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        assert (REPO / path).exists(), f"README links to {path}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", (REPO / path).read_text(encoding="utf-8"), re.M)
+            assert anchor in {slug(h) for h in headings}, f"README links to {target}: no such heading"
+
+
+def exit_code_in_process(args: list[str]) -> tuple[int, str]:
+    """(exit status, stdout) of `robustloss ARGS` run through robustloss.cli.main here."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            code = cli_main(args)
+        except SystemExit as done:  # argparse ends --help and --version this way
+            code = done.code
+    return int(code or 0), out.getvalue()
+
+
+def test_the_commands_the_manual_shows_exit_0():
+    """`robustloss run --help` (Hydra's app) as a real process, started first; meanwhile
+    `robustloss --help`, `--version` and every other subcommand's --help in this process
+    (one import of each module instead of a start-up per command), and `make help`."""
+    text = manual_text()
+    assert "robustloss run --help" in text and "robustloss COMMAND --help" in text
+    assert ROBUSTLOSS.exists(), f"no robustloss command next to {sys.executable}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = {"run --help": subprocess.Popen([str(ROBUSTLOSS), "run", "--help"], stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)}
+    if shutil.which("make"):
+        started["make help"] = subprocess.Popen(["make", "-s", "help"], stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    code, out = exit_code_in_process(["--help"])
+    assert code == 0 and "COMMAND" in out
+    code, out = exit_code_in_process(["--version"])
+    assert code == 0 and re.match(r"robustloss \d+\.\d+\.\d+", out), out
+    for command in COMMANDS:
+        if command == "run":
+            continue
+        assert f"robustloss {command}" in text, f"the manual does not show robustloss {command}"
+        code, out = exit_code_in_process([command, "--help"])
+        assert code == 0, f"robustloss {command} --help exited {code}"
+        assert out.startswith(f"usage: robustloss {command}"), out[:200]
+    outputs = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, f"{name} exited {process.returncode}: {stderr[-2000:]}"
+        outputs[name] = stdout
+    assert "dataset:" in outputs["run --help"] and "loss:" in outputs["run --help"]  # Hydra's groups
+    if "make help" in outputs:
+        assert re.search(r"^\s+docs\s", outputs["make help"], re.M), "make help does not list docs"
