@@ -77,7 +77,7 @@ def test_the_wheel_holds_the_configs_and_runs_from_elsewhere(installed):
                             "print(robustloss.__file__); print(r.files('robustloss.conf'))"],
                            cwd=work, capture_output=True, text=True, check=True).stdout.split()
     assert all(str(python.parents[1]) in path for path in where)  # inside the venv, not the repo
-    assert robustloss(installed, "--version").stdout.startswith("robustloss 0.1.0")
+    assert robustloss(installed, "--version").stdout.startswith("robustloss 0.2.0")
     run = robustloss(installed, "run", "dataset=digits", "dataset.subset=300", "train.epochs=1",
                      "folds=2", "loss=blurry", "loss.gamma=0.4", "noise.rate=0.2", "seed=0",
                      "results_dir=results", "progress=false")

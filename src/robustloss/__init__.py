@@ -11,7 +11,7 @@ reporting, experiments, detection, training, components, data, and the ground (e
 registry, records).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["ExperimentSettings", "compose", "find_label_issues", "run_and_record"]
 
