@@ -34,8 +34,16 @@ def number_or_auto(text: str):
 
 
 def find_issues_parser() -> argparse.ArgumentParser:
-    from robustloss.find.core import AUTO_BY, COMPARE, PROTOCOLS, FindSettings
+    from robustloss.find.choose import LARGEST, SLOPE
+    from robustloss.find.core import COMPARE, PROTOCOLS, FindSettings
     from robustloss.training.augment import AUGMENTATIONS
+
+    auto_help = {  # robustloss.find.choose.choose_parameter
+        "gamma": "Blurry Loss's gamma, or auto: the paper's best value at the noise rate a "
+                 f"first cross-entropy pass estimates, raised to {SLOPE:g}x the flip rate (up "
+                 f"to {LARGEST:g}) where a class's wrong labels concentrate in one other class ",
+        "c": "Piecewise-zero's c, or auto: the paper's best value at the estimated noise rate ",
+    }
 
     parser = argparse.ArgumentParser(prog="robustloss find-issues",
                                      description=__doc__.split("\n\n")[2])
@@ -54,13 +62,14 @@ def find_issues_parser() -> argparse.ArgumentParser:
     for field in fields(FindSettings):
         kind = number_or_auto if field.name in ("gamma", "c") else (
             float if field.name == "lr" else int if field.type in ("int", "int | None") else str)
-        choices = {"auto_by": AUTO_BY, "compare": COMPARE, "augment": AUGMENTATIONS,
+        choices = {"compare": COMPARE, "augment": AUGMENTATIONS,
                    "protocol": {name: ", ".join(f"{k} {v}" for k, v in recipe.items())
                                 for name, recipe in PROTOCOLS.items()}}.get(field.name)
         default = getattr(defaults, field.name)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind,
                             default=default, choices=choices,
-                            help=(f"(default {default})" if default is not None else
+                            help=auto_help.get(field.name, "")
+                            + (f"(default {default})" if default is not None else
                                   "(default: the protocol's)" if field.name in PROTOCOLS["paper"]
                                   else "(default: by input kind)")
                             + (": " + "; ".join(f"{k}: {v}" for k, v in choices.items())

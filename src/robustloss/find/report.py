@@ -13,16 +13,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from robustloss.find.choose import (
-    LARGEST,
-    SPREAD_SLOPE,
-    STRUCTURE,
-    UNSURE_GATE,
-    NoiseEstimate,
-    gate_open,
-    spread,
-)
-
 # how the report names a loss (the name in brackets is the one --loss takes)
 LOSS_NAMES = {"ce": "cross-entropy", "focal": "Focal Loss", "gce": "Generalized Cross-Entropy",
               "anl_ce": "ANL-CE", "anl_fl": "ANL-FL", "blurry": "Blurry Loss",
@@ -118,43 +108,10 @@ def comparison(table: pd.DataFrame, inputs: torch.Tensor | None, shown: int = 24
 
 
 def choice_text(attrs: dict) -> str:
-    """How an automatic gamma / c was chosen: a sentence for the report, "" for a value
-    given on the command line."""
+    """Why an automatic gamma / c has its value (the rule's own reason,
+    robustloss.find.choose.choose_parameter); "" for a value given on the command line."""
     choice = attrs.get("choice")
-    if not choice:
-        return ""
-    if choice["by"] == "planting":
-        scores = ", ".join(f"{v}: {f:.2f}" for v, f in choice["recovery_f1"].items())
-        return (f"Chosen by planting {choice['planted']} known errors and keeping the value "
-                f"that recovered them best (F1 {scores}).")
-    if attrs.get("loss") not in STRUCTURE or choice["by"] not in ("noise_structure", *GATED_RULES):
-        return "Chosen from the estimated noise rate."
-    concentrate = (f"{100 * choice['estimated_flip_rate']:.1f}% of a class's samples carry its "
-                   "most common wrong label")
-    if choice["by"] == "noise_structure":
-        return f"Chosen from the estimated noise rate and how the wrong labels concentrate: {concentrate}."
-    unsure = choice["unsure_share"]
-    gate = (f"within the gate of {100 * UNSURE_GATE:.0f}%, so gamma may rise with the flip rate"
-            if gate_open(unsure) else
-            f"above the gate of {100 * UNSURE_GATE:.0f}%, {shut_gate_text(choice, attrs['loss'])}")
-    return ("Chosen from three readings of the cross-entropy pass: the estimated noise rate; how "
-            f"the wrong labels concentrate ({concentrate}); how sure the model is: its top class "
-            f"is below 0.5 on {100 * unsure:.1f}% of samples, {gate}.")
-
-
-GATED_RULES = ("confusion_gate", "confusion_cap", "confusion_spread", "confusion_spread_only")
-
-
-def shut_gate_text(choice: dict, loss: str) -> str:
-    """What a shut confusion gate did to gamma under the rule ``choice["by"]``."""
-    spreading = spread(NoiseEstimate(choice["estimated_noise_rate"], choice["estimated_flip_rate"]))
-    if choice["by"] == "confusion_gate" or (choice["by"] == "confusion_spread_only"
-                                            and not spreading):
-        return "too many for a larger gamma: the data look hard for the model"
-    if choice["by"] in ("confusion_spread", "confusion_spread_only") and spreading:
-        return (f"and the wrong labels spread over several classes, so gamma may rise with "
-                f"{SPREAD_SLOPE[loss]:g}x the flip rate, up to {LARGEST[loss]}")
-    return f"so gamma may rise with the flip rate only up to {LARGEST[loss]}"
+    return choice["reason"] if choice else ""
 
 
 def summary_line(table: pd.DataFrame) -> str:
@@ -176,12 +133,12 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
 <h1>Label issues in {html.escape(attrs['source'])}</h1>
 <div class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
 <b>{100 * eta:.1f}%</b> &middot; {html.escape(loss_name(attrs['loss']))}{f', {params}' if params else ''}
-{f"(automatic: {html.escape(attrs['choice']['by'])})" if attrs.get('choice') else ''}
+{'(automatic)' if attrs.get('choice') else ''}
 &middot; {attrs.get('passes', 1)} cross-validated passes
 {f'<p class="how">{html.escape(how)}</p>' if how else ''}</div>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
 probabilities ({html.escape(attrs['model'])}, protocol {html.escape(settings['protocol'])});
-{attrs['kind']}, {len(attrs['class_names'])} classes, seed {settings['seed']}. Rank orders all
+{html.escape(attrs['kind'])}, {len(attrs['class_names'])} classes, seed {settings['seed']}. Rank orders all
 samples by cleanlab's label quality (normalized margin), most suspicious first, whether
 flagged or not. The corruption is unknown, so there is no
 precision or recall here: look at the samples.</p>
