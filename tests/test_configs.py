@@ -43,8 +43,10 @@ def test_every_dataset_model_detector_composes(compose_config, group, name):
 
 
 def test_paper_delays_and_anl_values(compose_config):
-    assert compose_config("loss=piecewise_zero").loss.delay == 1
-    assert compose_config("loss=blurry").loss.delay == 0
+    delay = lambda loss: ExperimentSettings.from_config(  # noqa: E731  (null: the loss's own)
+        OmegaConf.to_container(compose_config(f"loss={loss}"), resolve=True)).loss.delay
+    assert (delay("piecewise_zero"), delay("blurry")) == (1, 0)
+    assert compose_config("loss=piecewise_zero", "loss.delay=3").loss.delay == 3
     anl = compose_config("loss=anl_ce").loss
     assert (anl.alpha, anl.beta, anl.delta) == (1.0, 1.0, 1e-6)
 

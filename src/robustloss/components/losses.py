@@ -44,6 +44,9 @@ class PerSampleLoss(nn.Module):
     """
 
     l1_weight: float = 0.0
+    # Epochs of CE warm-up before the loss takes over when a config does not say (loss.delay
+    # missing or null; read through ``default_delay``).
+    default_delay: int = 0
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_probs = F.log_softmax(logits.float(), dim=1)
@@ -162,6 +165,8 @@ class PiecewiseZeroLoss(PerSampleLoss):
     Samples the model finds very unlikely contribute neither loss nor gradient.
     """
 
+    default_delay = 1  # paper: one epoch of CE first (d = 1), so p_y means something
+
     def __init__(self, c: float = 0.01):
         super().__init__()
         _check_range("loss.c (piecewise_zero)", c, 0.0, 1.0)
@@ -263,6 +268,13 @@ def build(name: str, num_classes: int, **params) -> PerSampleLoss:
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     return LOSSES.create(name, params)
+
+
+def default_delay(name: str) -> int:
+    """The epochs of CE warm-up loss ``name`` starts with when a config does not say
+    (``loss.delay``): the paper's, 1 for ``piecewise_zero``, 0 for the others. An unknown
+    name gives 0 (building the loss reports it, with the valid names)."""
+    return LOSSES.get(name).default_delay if name in LOSSES else 0
 
 
 class LossSchedule:

@@ -6,6 +6,10 @@ config folders join the search path with ``hydra.searchpath=[file:///abs/folder]
 ``--config-dir`` on ``robustloss run``).
 
     robustloss.compose(["dataset=digits", "loss=blurry", "loss.gamma=0.4"])  # ExperimentSettings
+
+Importing this module (the package ``robustloss.experiments`` does) makes it what
+``ExperimentSettings.from_dict`` completes a partial dict with; the settings themselves know
+no Hydra.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from robustloss.errors import UserError, as_user_errors
-from robustloss.experiments.settings import ExperimentSettings
+from robustloss.experiments.settings import ExperimentSettings, use_config_defaults
 
 CONFIG_MODULE = "robustloss.conf"
 # A folder that replaces the packaged configs (a checkout's conf/ while developing them).
@@ -107,3 +111,6 @@ def sweep_block(name: str) -> DictConfig:
     if path is None:
         raise UserError(f"no experiment config {name!r}")
     return OmegaConf.create(path.read_text()).sweep
+
+
+use_config_defaults(complete)

@@ -3,12 +3,15 @@
 
 Every component's parameters are completed with the defaults of its registered factory, so
 the API, the CLI and a sweep name one experiment with one id; user-supplied data files enter
-the identity by content, not by path.
+the identity by content, not by path. These settings know no Hydra: composing the config
+files is ``robustloss.experiments.config``'s job (it installs how ``from_dict`` completes a
+partial dict when the package is imported).
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -90,8 +93,9 @@ class DatasetSettings(Component):
     subset: int | None = None  # use a random subset of this many training samples
 
 
-# The paper's CE warm-up per loss when a config does not say (conf/loss/*.yaml do).
-DEFAULT_DELAY = {"piecewise_zero": 1}
+# The paper's CE warm-up per loss, as the losses declare it (losses.default_delay is the
+# source; kept as a name -> epochs mapping for robustloss.find.core).
+DEFAULT_DELAY = {name: losses.default_delay(name) for name in losses.LOSSES.names()}
 
 
 def _as_float(value):
@@ -105,8 +109,11 @@ class LossSettings(Component):
 
     @classmethod
     def from_flat(cls, values: dict):
+        """A missing or null ``delay`` is the loss's own (``losses.default_delay``: the
+        paper's, one epoch for piecewise_zero)."""
         values = {k: (v if k in ("name", "delay") else _as_float(v)) for k, v in values.items()}
-        values.setdefault("delay", DEFAULT_DELAY.get(values.get("name"), 0))
+        if values.get("delay") is None:
+            values["delay"] = losses.default_delay(values.get("name"))
         return super().from_flat(values)
 
     def __post_init__(self):
@@ -162,11 +169,13 @@ class ExperimentSettings:
         "digits"}, "loss": {"name": "blurry", "gamma": 0.4}}``) over the config the command
         line composes for the same dataset, model, loss, detector and noise kind, so the API
         and ``robustloss run`` name one experiment with one id (every dataset default, such as
-        its learning rate and input scaling, applies). Uses Hydra's compose API: do not call
-        it inside a running Hydra app (use ``from_config``)."""
-        from robustloss.experiments.config import complete  # the configs sit above settings
-
-        return cls.from_config(complete(values))
+        its learning rate and input scaling, applies). The configs are composed by
+        ``robustloss.experiments.config.complete`` (Hydra's compose API): do not call it
+        inside a running Hydra app (use ``from_config``)."""
+        if _complete_from_configs is None:  # robustloss.experiments' own import installs it
+            raise RuntimeError("ExperimentSettings.from_dict needs the configs: import "
+                               "robustloss.experiments.config first (or call from_config)")
+        return cls.from_config(_complete_from_configs(values))
 
     @classmethod
     def from_config(cls, cfg: dict) -> ExperimentSettings:
@@ -222,6 +231,18 @@ class ExperimentSettings:
     @property
     def id(self) -> str:
         return record_id(self.identity())
+
+
+# How from_dict completes a partial settings dict with the defaults of the config files the
+# command line composes; robustloss.experiments.config installs it (use_config_defaults).
+_complete_from_configs: Callable[[dict], dict] | None = None
+
+
+def use_config_defaults(complete: Callable[[dict], dict]) -> None:
+    """Install ``complete`` (a partial settings dict -> the complete config dict the command
+    line would run) as what ``ExperimentSettings.from_dict`` completes values with."""
+    global _complete_from_configs
+    _complete_from_configs = complete
 
 
 def _complete(component, registry):
