@@ -77,6 +77,23 @@ def test_blurry_undetached_gradient_sign_changes_at_exp_minus_one_over_gamma(gam
         assert (grad > 0) == (p < turn), (p, grad)
 
 
+@pytest.mark.parametrize("detach_weight", [True, False])
+@pytest.mark.parametrize("gamma", [0.2, 0.4, 0.8])
+def test_blurry_forward_value_is_minus_p_y_to_the_gamma_times_log_p_y(gamma, detach_weight):
+    """The paper's Eq. 4, -p_y^gamma log p_y, computed here in float64 NumPy from the logits
+    (softmax written out), against the loss's forward value; detaching the weight changes
+    the gradient, not the value."""
+    logits, targets = random_batch(n=256, scale=3.0)
+    z = logits.numpy()
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p_y = p[np.arange(len(z)), targets.numpy()]
+    expected = -(p_y ** gamma) * np.log(p_y)
+    got = losses.build("blurry", 10, gamma=gamma, detach_weight=detach_weight)(logits, targets)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-7)
+    assert p_y.min() < 0.05 and p_y.max() > 0.9        # backed-off and confident samples alike
+
+
 def test_blurry_detached_gradient_is_weighted_cross_entropy():
     gamma = 0.4
     logits, targets = random_batch()

@@ -9,7 +9,7 @@ from scipy.stats import truncnorm
 
 from robustloss.components.noise import ASYMMETRIC_MAPS, corrupt, transition_counts
 from robustloss.components.noise.class_maps import CIFAR100_SUPERCLASSES, superclass_map
-from robustloss.components.noise.instance import class_scores, flip_distribution, flip_rates
+from robustloss.components.noise.instance import class_scores, flip_rates, instance_noise
 from robustloss.data import LabelledData, load
 from robustloss.experiments.experiment import ExperimentSettings, check_noise_fits
 
@@ -112,8 +112,6 @@ def test_instance_rates_vary_per_sample_and_targets_follow_the_image():
     images, labels = some_images(n=400)
     weights = rng.standard_normal((K, images[0].numel(), K))
     scores = class_scores(images, labels, weights)
-    p = flip_distribution(scores, labels, q[:400])
-    assert np.allclose(p.sum(1), 1) and np.allclose(p[np.arange(400), labels], 1 - q[:400])
     # the same image with the same label scores the same, wherever it sits in the data
     twice = torch.cat([images[:5], images[:5]])
     again = class_scores(twice, np.concatenate([labels[:5], labels[:5]]), weights)
@@ -125,6 +123,41 @@ def test_instance_rates_vary_per_sample_and_targets_follow_the_image():
     np.fill_diagonal(counts, 0)
     top_share = counts.max(0) / counts.sum(0)
     assert top_share.mean() > 0.3  # symmetric: ~1/9 per wrong class
+
+
+def xia_target_distribution(image: np.ndarray, label: int, weights: np.ndarray) -> np.ndarray:
+    """Xia et al.'s P(new label | x, y) for a flipped sample, written out: softmax over the
+    other classes of x . W[y], x the image flattened and standardised."""
+    x = image.astype(np.float64).ravel()
+    scores = (x - x.mean()) / x.std(ddof=1) @ weights[label]
+    scores[label] = -np.inf
+    p = np.exp(scores - scores[np.isfinite(scores)].max())
+    return p / p.sum()
+
+
+@pytest.mark.parametrize("mode", ["bernoulli", "exact"])
+def test_instance_noise_flips_each_image_to_the_softmax_of_its_own_scores(mode):
+    """instance_noise as the generator runs it, on two images copied 20,000 times each (label
+    0, spread 0 so every copy's flip rate is eta): each image loses eta of its copies, never
+    to label 0, and its flipped copies' new labels follow Xia et al.'s softmax of that
+    image's own scores (W: the seeded projection, the generator's first draw)."""
+    rng = np.random.default_rng(7)
+    pair = rng.integers(0, 256, (2, 1, 8, 8)).astype(np.uint8)
+    n = 20000
+    images = torch.from_numpy(np.repeat(pair, n, axis=0))
+    labels = np.zeros(2 * n, dtype=np.int64)
+    noisy, corrupted = instance_noise(images, labels, K, 0.4, seed=3, mode=mode, spread=0.0)
+    assert np.array_equal(corrupted, noisy != labels)
+    if mode == "exact":
+        assert corrupted.sum() == round(0.4 * 2 * n)
+    weights = np.random.default_rng(3).standard_normal((K, 64, K))
+    expected = [xia_target_distribution(image, 0, weights) for image in pair]
+    assert np.abs(expected[0] - expected[1]).max() > 0.1       # the image decides, not the label
+    for copies, p in zip((slice(0, n), slice(n, 2 * n)), expected, strict=True):
+        assert abs(corrupted[copies].mean() - 0.4) < 0.015
+        moved = noisy[copies][corrupted[copies]]
+        seen = np.bincount(moved, minlength=K) / len(moved)
+        assert seen[0] == 0 and np.abs(seen - p).max() < 0.02, (seen.round(3), p.round(3))
 
 
 @pytest.mark.parametrize("kind", ["symmetric", "asymmetric", "pairflip", "instance"])

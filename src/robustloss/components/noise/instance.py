@@ -47,14 +47,6 @@ def class_scores(images: torch.Tensor, labels: np.ndarray, weights: np.ndarray,
     return scores
 
 
-def flip_distribution(scores: np.ndarray, labels: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """P (N, K): q * softmax(a) off the label, 1 - q on it (rows sum to 1)."""
-    shifted = np.exp(scores - scores.max(1, keepdims=True))
-    p = q[:, None] * shifted / shifted.sum(1, keepdims=True)
-    p[np.arange(len(p)), labels] += 1 - q
-    return p
-
-
 def instance_noise(images: torch.Tensor, labels: np.ndarray, num_classes: int, rate: float,
                    seed: int, mode: str = "exact", spread: float = 0.1,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
