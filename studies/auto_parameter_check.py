@@ -1,20 +1,15 @@
-"""How close the automatic gamma / c of find-issues come to the best grid value in
-hindsight, with find-issues' own training (robustloss.find.core), on data with synthetic
-noise of each kind: for each dataset, kind, eta and seed, one cross-entropy pass, then one
-pass per grid value, the automatic value of each method (the rules that read the
-cross-entropy pass, one pass each: ``noise_estimate``, the paper's value at cleanlab's noise
-estimate; ``noise_structure``, raised where the wrong labels concentrate in one wrong class;
-``confusion_gate``, ``confusion_cap``, ``confusion_spread`` and ``confusion_spread_only``
-(find-issues' default), which also read how unsure the model is: robustloss.find.choose;
-``planting``: plant known errors and keep the value that recovers them, one pass per
-candidate); F1 of the flagged set
-against the synthetic errors. Reports, per dataset, kind and eta, the seed-mean F1 of each
-automatic method, of the best grid value (chosen in hindsight on the seed means) and the
-gaps. Passes are cached in <out>/passes.jsonl, so a killed run resumes (``--cached-only``
-summarises the cache without running a pass); <out>/passes.csv lists them, one row each.
+"""How close find-issues' automatic gamma / c comes to the best grid value in hindsight, with
+find-issues' own training (robustloss.find.core), on data with synthetic noise of each kind:
+for each dataset, kind, eta and seed, one cross-entropy pass, one pass per grid value and
+one at the automatic value (robustloss.find.choose.choose_parameter, read off that
+cross-entropy pass); F1 of the flagged set against the synthetic errors. Reports, per
+dataset, kind and eta, the seed-mean F1 of the automatic value and of the best grid value
+(chosen in hindsight on the seed means) and the gap. Passes are cached in
+<out>/passes.jsonl, so a killed run resumes (``--cached-only`` summarises the cache without
+running a pass); <out>/passes.csv lists them, one row each.
 
-    ROBUSTLOSS_DATA=../shared/data python scripts/auto_parameter_check.py \\
-        [--datasets digits,mnist,fashion_mnist] [--subset 1000] [--seeds 0,1] \\
+    ROBUSTLOSS_DATA=../shared/data python studies/auto_parameter_check.py \\
+        [--datasets digits,mnist,fashion_mnist] [--subset 5000] [--seeds 0,1] \\
         [--kinds symmetric,asymmetric,instance] [--out results/auto_check]
 """
 
@@ -34,37 +29,17 @@ from robustloss.data import load
 from robustloss.detection.detect import confident_learning
 from robustloss.detection.metrics import detection_scores
 from robustloss.experiments.provenance import resolve_device
-from robustloss.find.choose import (
-    PARAMETER_OF,
-    RULES_ON_READINGS,
-    NoiseEstimate,
-    estimate_noise,
-    unsure_share,
-)
+from robustloss.find.choose import PARAMETER_OF, NoiseEstimate, choose_parameter, estimate_noise
 from robustloss.find.core import FindSettings, model_for, out_of_fold
 from robustloss.find.inputs import UserData
-from robustloss.find.planting import (
-    CONTROLS,
-    DEFAULT_CONTROL,
-    best_value,
-    choose_by_planting,
-    recovery_f1,
-)
 
 GRIDS = {"blurry": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],      # paper's gamma range
          "piecewise_zero": [0.005, 0.01, 0.02, 0.04, 0.06, 0.1]}   # paper's c values
 
 
-# one pass after the cross-entropy pass: find-issues' rules that read it
-READ_OFF_CE = ("noise_estimate", *RULES_ON_READINGS)
-# robust_estimate: the noise estimate read again off the pass with the first automatic
-# value, and the value for that estimate (one more pass when it differs)
-METHODS = (*READ_OFF_CE, "planting", "robust_estimate")
-# how each method's rows are labelled in the summary: planting once per way to score its
-# passes (planting_<DEFAULT_CONTROL> is find-issues' default). Rows labelled plain "planting" came from
-# earlier runs that stored the default of their day (first "draw", then "all") under one
-# name; the summary leaves them out, the planting_<control> rows of the same passes stand.
-SUMMARY_METHODS = (*READ_OFF_CE, "robust_estimate", *(f"planting_{c}" for c in CONTROLS))
+# how the summary labels the automatic value's rows (rows of the rules deleted since, cached
+# under their own names, are left out of it)
+AUTO = "noise_structure"
 
 
 def subset_used(dataset: str, subset: int | None) -> int | None:
@@ -130,13 +105,13 @@ class PassCache:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="digits,mnist,fashion_mnist")
-    parser.add_argument("--subset", type=int, default=1000, help="samples of the larger datasets")
+    parser.add_argument("--subset", type=int, default=5000, help="samples of the larger datasets")
     parser.add_argument("--digits-subset", type=int, help="samples of digits (default: all 1,797)")
     parser.add_argument("--rates", default="0.1,0.2,0.3,0.4")
     parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--losses", default="blurry,piecewise_zero")
+    parser.add_argument("--losses", default="blurry")
     parser.add_argument("--kinds", default="symmetric", help="noise kinds (robustloss.components.noise)")
-    parser.add_argument("--methods", default=",".join((*READ_OFF_CE, "planting")))
+    parser.add_argument("--no-auto", action="store_true", help="the grid passes alone")
     parser.add_argument("--grid", help="grid values of the loss's parameter (default: GRIDS)")
     parser.add_argument("--protocol", default="paper", help="find-issues' training protocol "
                         "(robustloss.find.core.PROTOCOLS; the cached passes are paper's)")
@@ -147,7 +122,6 @@ def main() -> None:
     out = Path(args.out)
     passes = PassCache.open(out / "passes.jsonl", run_missing=not args.cached_only)
     done = passes.rows
-    methods = args.methods.split(",")
     grids = {loss: [float(v) for v in args.grid.split(",")] if args.grid else GRIDS[loss]
              for loss in args.losses.split(",")}
     cases = [(d, k, float(r), int(s)) for d in args.datasets.split(",")
@@ -161,21 +135,16 @@ def main() -> None:
         if ce is None:
             print(f"{case.label}: no cross-entropy pass cached, left out", flush=True)
             continue
-        noise = NoiseEstimate(ce["eta_hat"], ce["flip"], ce["unsure"])
+        noise = NoiseEstimate(ce["eta_hat"], ce["flip"])
         for loss in args.losses.split(","):
             name = PARAMETER_OF[loss]
             for value in grids[loss]:
                 measure(case, loss, {name: value}, passes)
-            for method in [m for m in methods if m in READ_OFF_CE]:
-                auto = FindSettings(loss=loss, auto_by=method).loss_params(noise)
-                row = measure(case, loss, auto, passes)
-                if row is not None:
-                    done[f"{method} {case.label} {loss}"] = {**row, "auto": method,
-                                                            "eta_hat": ce["eta_hat"]}
-            if "planting" in methods:
-                by_planting(case, loss, passes)
-            if "robust_estimate" in methods:
-                by_robust_estimate(case, loss, ce["eta_hat"], passes)
+            if args.no_auto:
+                continue
+            row = measure(case, loss, {name: choose_parameter(loss, noise).value}, passes)
+            if row is not None:
+                done[f"{AUTO} {case.label} {loss}"] = {**row, "auto": AUTO, "eta_hat": ce["eta_hat"]}
     write_passes(done, out / "passes.csv")
     summarise(done, out, grids, {int(s) for s in args.seeds.split(",")})
 
@@ -237,74 +206,17 @@ class Case:
                 "seed": self.seed, "train_seed": self.model_seed, "kind": self.kind,
                 "loss": loss, "params": params,
                 "f1": scores["f1"], "seconds": seconds, "protocol": self.protocol,
-                "eta_hat": noise.rate, "flip": noise.flip, "unsure": noise.unsure}
-
-
-def by_planting(case: Case, loss: str, passes: PassCache) -> dict | None:
-    """The planting method end to end: the cross-entropy pass again (its probabilities are
-    not cached), one pass per candidate on the planted labels; a row per way to score the
-    same passes (``planting_<control>``, CONTROLS), each with the F1 of the pass it picks.
-    Returns the default scoring's row (DEFAULT_CONTROL: what find-issues does)."""
-    keys = {control: case.key(loss, f"planting_{control}") for control in CONTROLS}
-    if all(key in passes.rows for key in keys.values()):
-        return passes.rows[keys[DEFAULT_CONTROL]]
-    if not passes.run_missing:
-        return None
-    start = time.perf_counter()
-    settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
-    make_model = model_for(case.data)
-    ce = out_of_fold(case.data, settings, "ce", {}, make_model, passes.device, False)
-    name = PARAMETER_OF[loss]
-    choice = choose_by_planting(
-        loss, case.data.labels, ce,
-        lambda value, labels: out_of_fold(case.data, settings, loss, {name: value}, make_model,
-                                          passes.device, False, labels), seed=case.seed)
-    seconds = time.perf_counter() - start
-    for control, key in keys.items():
-        scores = {v: recovery_f1(choice.planting, p, control) for v, p in choice.passes.items()}
-        value = best_value(scores)
-        row = passes.store({**case.row(loss, {name: value}, choice.passes[value], seconds),
-                            "key": key, "auto": f"planting_{control}", "recovery_f1": scores})
-        print(f"{case.label} {loss} planting (control={control}) -> {value}: F1 {row['f1']:.4f} "
-              f"({seconds:.0f} s)", flush=True)
-    return passes.rows[keys[DEFAULT_CONTROL]]
-
-
-def by_robust_estimate(case: Case, loss: str, eta_ce: float, passes: PassCache) -> dict | None:
-    """The value for the noise estimate of the pass with the noise-estimate value (its
-    estimate recomputed: cached rows of that pass may lack it); F1 of its pass."""
-    key = case.key(loss, "robust_estimate")
-    if key in passes.rows or not passes.run_missing:
-        return passes.rows.get(key)
-    first = FindSettings(loss=loss).loss_params(eta_ce)
-    settings = FindSettings(seed=case.model_seed, protocol=case.protocol)
-    make_model = model_for(case.data)
-    start = time.perf_counter()
-    probs = out_of_fold(case.data, settings, loss, first, make_model, passes.device, False)
-    eta_robust = estimate_noise(case.data.labels, probs).rate
-    second = FindSettings(loss=loss).loss_params(eta_robust)
-    if second != first:
-        probs = out_of_fold(case.data, settings, loss, second, make_model, passes.device, False)
-    row = {**case.row(loss, second, probs, time.perf_counter() - start), "key": key,
-           "auto": "robust_estimate", "eta_hat_ce": eta_ce, "eta_hat_robust": eta_robust,
-           "first": first}
-    print(f"{case.label} {loss} robust estimate {eta_robust:.3f} (CE {eta_ce:.3f}) -> "
-          f"{second}: F1 {row['f1']:.4f}", flush=True)
-    return passes.store(row)
+                "eta_hat": noise.rate, "flip": noise.flip}
 
 
 def measure(case: Case, loss: str, params: dict, passes: PassCache) -> dict | None:
     """F1 of one cross-validated pass (from the cache when it ran before; None when it did
-    not and ``passes`` runs no missing pass) with the noise
-    readings of its probabilities (a cached cross-entropy pass without the flip rate runs
-    again: the structure rule reads it; one without the unsure share takes it from its kept
-    probabilities). A cross-entropy pass's probabilities are kept in <out>/ce_passes, for
-    readings taken later (gamma_rule_fit)."""
+    not and ``passes`` runs no missing pass) with the noise readings of its probabilities (a
+    cached cross-entropy pass without the flip rate runs again: the rule reads it). A
+    cross-entropy pass's probabilities are kept in <out>/ce_passes, for readings taken later."""
     key, done = case.key(loss, params), passes.rows
     kept = passes.kept(case)
-    if key in done and loss == "ce" and "unsure" not in done[key] and kept.exists():
-        passes.store({**done[key], "unsure": unsure_share(np.load(kept)["probs"])})
-    if key in done and (loss != "ce" or "flip" in done[key] and "unsure" in done[key]):
+    if key in done and (loss != "ce" or "flip" in done[key]):
         return done[key]
     if not passes.run_missing:
         return None
@@ -349,17 +261,13 @@ def summarise(done: dict, out: Path, grids: dict, seeds: set[int] | None = None)
         line = {"dataset": dataset, "subset": subset, "protocol": protocol, "kind": kind,
                 "eta": rate, "loss": loss, "best grid value": grid.idxmax(),
                 "best grid F1": grid.max()}
-        for method in SUMMARY_METHODS:
-            auto = group[group.auto == method]
-            if len(auto):
-                line |= {f"{method} seeds": auto.seed.nunique(),
-                         f"{method} value": auto.value.mean(), f"{method} F1": auto.f1.mean(),
-                         f"{method} gap": grid.max() - auto.f1.mean()}
-        if len(line) > 8:  # some automatic method ran for this case
-            lines.append(line)
+        auto = group[group.auto == AUTO]
+        if len(auto):
+            lines.append(line | {"auto seeds": auto.seed.nunique(), "auto value": auto.value.mean(),
+                                 "auto F1": auto.f1.mean(), "auto gap": grid.max() - auto.f1.mean()})
     table = pd.DataFrame(lines)
-    if table.empty:  # grid passes only (--methods "")
-        print("no automatic method ran: nothing to compare with the grid")
+    if table.empty:  # grid passes only (--no-auto)
+        print("the automatic value ran in no case: nothing to compare with the grid")
         return
     table.to_csv(out / "auto_vs_best.csv", index=False)
     gaps = [c for c in table.columns if c.endswith(" gap")]

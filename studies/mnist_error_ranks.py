@@ -1,14 +1,14 @@
-"""Where each run of ``scripts/mnist_test_set_check.py`` ranks the 15 MNIST test images
-that reviewers confirmed as label errors (Northcutt et al. 2021): one row per confirmed
+"""Where each run of find-issues on the MNIST test set ranks the 15 MNIST test images that
+reviewers confirmed as label errors (Northcutt et al. 2021): one row per confirmed
 error, one column per run (its rank among the 10,000, most suspicious first, and the
 probability the run's model gives the given label), and how many of the 15 each run and
 the best of all runs put in the 100 most suspicious. Reads the runs' label_issues CSVs; a
 CSV with cross-entropy's comparison (rank_ce) adds that run's CE column.
 
-    ROBUSTLOSS_DATA=../shared/data python scripts/mnist_error_ranks.py \\
-        BL=results/mnist_test_set_strong/strong_blurry_label_issues.csv \\
-        PZ=results/mnist_test_set_strong_pz/strong_piecewise_zero_label_issues.csv \\
-        [--top 100] [--out docs/measurements/mnist_test_set_error_ranks.md]
+    ROBUSTLOSS_DATA=../shared/data python studies/mnist_error_ranks.py \\
+        paper=results/find_issues_benchmark/held_out/mnist_paper.csv \\
+        strong=results/find_issues_benchmark/held_out/mnist_strong.csv \\
+        [--top 100] [--out studies/measurements/mnist_test_set_error_ranks.md]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from mnist_test_set_check import read_review
+from find_issues_benchmark import read_review
 
 
 def ranks(runs: dict[str, pd.DataFrame], reviewed: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ automatic-gamma checks compare a rule's single pass with the best of a few grid 
 this spread is the resolution of their "within 0.01 F1" goal; and the best of k noisy grid
 passes sits above the best gamma's expected F1 (the winner's curse), which this measures too.
 
-    ROBUSTLOSS_DATA=../shared/data python scripts/pass_noise_check.py --dataset mnist \\
+    ROBUSTLOSS_DATA=../shared/data python studies/pass_noise_check.py --dataset mnist \\
         --subset 5000 --kind asymmetric --rate 0.1 --seed 0 --grid 0.2,0.4 \\
         --train-seeds 0,1,2,3 --out results/heldout
 

@@ -1,4 +1,4 @@
-"""scripts/mnist_error_ranks.py: where each run ranks the reviewed label errors."""
+"""studies/mnist_error_ranks.py: where each run ranks the reviewed label errors."""
 
 from __future__ import annotations
 
