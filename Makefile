@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help install demo test test-slow test-all lint tables clean-demo bench \
 	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
 	reproduce-noise figures \
-	fidelity-effects find-issues-checks gpu-check gpu-fidelity
+	fidelity-effects find-issues-checks find-issues-benchmark test-studies gpu-check gpu-fidelity
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,23 +85,19 @@ figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default result
 fidelity-effects: $(STAMP)  ## digits: what each authors'-code behaviour does to CE and BL F1 (5 seeds)
 	$(PY) scripts/fidelity_effects.py
 
-find-issues-checks: $(STAMP)  ## find-issues on the MNIST test set vs human review; automatic gamma/c vs best grid (needs ROBUSTLOSS_DATA; hours)
-	$(PY) scripts/mnist_test_set_check.py --losses blurry,piecewise_zero --protocols paper,strong
-	$(PY) scripts/mnist_error_ranks.py $(foreach run,paper_blurry paper_piecewise_zero strong_blurry strong_piecewise_zero,\
-		$(run)=results/mnist_test_set/$(run)_label_issues.csv) --out results/mnist_test_set/error_ranks.md
-	$(PY) scripts/find_model_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric
-	$(PY) scripts/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance --losses blurry
-	$(PY) scripts/gamma_rule_fit.py --cache results/auto_check/passes.jsonl --kinds symmetric,asymmetric --rates 0.1,0.2,0.3 --out results/gamma_rule_fit_step1  # both: one folder of CE passes
-	$(PY) scripts/gamma_rule_fit.py --cache results/auto_check/passes.jsonl --out results/gamma_rule_fit
-	$(PY) scripts/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 --losses blurry \
-		--kinds symmetric,asymmetric,instance --methods noise_estimate,noise_structure,confusion_gate,confusion_cap,confusion_spread \
-		--grid 0.2,0.4,0.6 --out results/auto_check_subsets  # the README's "Where the default stands"
-	$(PY) scripts/pass_noise_check.py --dataset mnist --subset 5000 --kind asymmetric --rate 0.1 --seed 0 \
-		--grid 0.2,0.4 --train-seeds 0,1,2,3 --out results/auto_check_subsets  # one pass's spread
-	$(PY) scripts/structure_cap_check.py --cache results/auto_check/passes.jsonl
-	$(PY) scripts/structure_cap_check.py --cache results/auto_check_subsets/passes.jsonl
-	$(PY) scripts/structure_cap_check.py --cache results/auto_check/passes.jsonl,results/auto_check_subsets/passes.jsonl \
-		--caps 0.6 --shut-slopes 4 --interpolate  # a steeper raise where the gate is shut, estimated between passes
+find-issues-checks: $(STAMP)  ## studies/README.md: the automatic gamma against the grid, one pass's noise, the rule's decision (needs ROBUSTLOSS_DATA; hours)
+	$(PY) studies/auto_parameter_check.py --datasets digits --seeds 0,1,2 --kinds symmetric,asymmetric,instance
+	$(PY) studies/auto_parameter_check.py --datasets mnist,fashion_mnist --subset 5000 --seeds 0,1 \
+		--kinds symmetric,asymmetric,instance --grid 0.2,0.4,0.6 --out results/auto_check_subsets
+	$(PY) studies/pass_noise_check.py --dataset mnist --subset 5000 --kind asymmetric --rate 0.1 --seed 0 \
+		--grid 0.2,0.4 --train-seeds 0,1,2,3 --out results/auto_check_subsets
+	$(PY) studies/auto_rule_decision.py
+
+find-issues-benchmark: $(STAMP)  ## the declared benchmark of find-issues' defaults (studies/find_issues_benchmark.md; needs ROBUSTLOSS_DATA; a day on two CPU threads, resumable)
+	$(PY) studies/find_issues_benchmark.py --out $(or $(OUT),results/find_issues_benchmark)
+
+test-studies: $(STAMP)  ## the studies' own tests (studies/tests; not part of make test)
+	$(PY) -m pytest -q -n auto --dist loadfile studies/tests
 
 bench: $(STAMP)  ## speed: baseline vs our loop vs precision levers, dynamics cost, peak memory (JSON too)
 	$(RL) bench
