@@ -53,8 +53,7 @@ np.savez("my_digits.npz", images=images, labels=labels, class_names=names)
 # noise rate and how concentrated the wrong labels are (cleanlab); Blurry Loss's gamma is
 # then read off the paper's best values at that rate, raised where a class's errors pile
 # into one other class; a second pass with Blurry Loss gives the out-of-fold probabilities
-# that Confident Learning judges. (`auto_by="planting"` chooses gamma by planting known errors
-# instead: four more passes.) The table also says what plain cross-entropy flags on the
+# that Confident Learning judges. The table also says what plain cross-entropy flags on the
 # same folds (`flagged_ce`).
 
 # %%
