@@ -259,7 +259,7 @@ def test_hydra_app_runs_aum_with_dynamics(tmp_path):
     assert record["settings"]["loss"]["delay"] == 1 and record["dynamics"] == "first_fold"
     assert record["metrics"]["f1"] > 0.7
     # the flagged samples of an AUM record, lowest AUM first
-    from robustloss.reporting.label_issues import main as list_issues
+    from robustloss.cli.label_issues import main as list_issues
     list_issues([str(tmp_path)])
     table = pd.read_csv(tmp_path / f"{record['id']}_label_issues.csv")
     assert list(table.columns) == ["index", "given_label", "aum", "flagged"]

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 from robustloss.records import find_records
-from robustloss.reporting.figures.__main__ import draw
+from robustloss.reporting.figures import draw
 
 from .conftest import CONF, REPO, SHARED_DATA
 
@@ -128,7 +128,7 @@ def test_dynamics_figure_numbers_come_from_the_recorded_p_y(results, tmp_path):
 def test_missing_records_name_the_sweep_and_the_other_figures_are_drawn(tmp_path):
     only_grid = tmp_path / "grid"
     make(only_grid, {"name": "ce"}, 0.2)
-    out = subprocess.run([sys.executable, "-m", "robustloss.reporting.figures", str(only_grid)],
+    out = subprocess.run([sys.executable, "-m", "robustloss.cli", "figures", str(only_grid)],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "figure 1 (" in out.stdout and (only_grid / "figures" / "fig1_loss_shapes.png").exists()

@@ -40,7 +40,7 @@ def test_own_labels_are_checked_and_the_planted_errors_come_first(tmp_path, own_
     tables = subprocess.run([sys.executable, "-m", "robustloss.cli", "tables", str(results)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert tables.returncode == 2 and "no known label corruption" in tables.stderr
-    out = subprocess.run([sys.executable, "-m", "robustloss.reporting.label_issues", str(results)],
+    out = subprocess.run([sys.executable, "-m", "robustloss.cli", "label-issues", str(results)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     (csv,) = results.glob("*_label_issues.csv")

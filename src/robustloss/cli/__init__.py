@@ -23,9 +23,9 @@ from robustloss import __version__
 # subcommand -> (module, one-line help); each module has main(argv)
 COMMANDS = {
     "run": ("robustloss.cli.run", "one experiment, or a sweep with -m (Hydra overrides)"),
-    "tables": ("robustloss.reporting.tables", "the paper's tables from a folder of records"),
-    "figures": ("robustloss.reporting.figures.__main__", "the paper's figures from a folder of records"),
-    "label-issues": ("robustloss.reporting.label_issues", "the samples a folder's records flag"),
+    "tables": ("robustloss.cli.tables", "the paper's tables from a folder of records"),
+    "figures": ("robustloss.cli.figures", "the paper's figures from a folder of records"),
+    "label-issues": ("robustloss.cli.label_issues", "the samples a folder's records flag"),
     "reproduce": ("robustloss.cli.reproduce", "run a paper table's sweeps, then write the table"),
     "demo": ("robustloss.cli.demo", "all seven losses on digits: tables and figures in minutes"),
     "bench": ("robustloss.cli.bench", "speed and memory of the training loop (prints numbers)"),
@@ -43,6 +43,18 @@ def version() -> str:
     return f"robustloss {__version__} (git {git['commit'][:12]}{', modified' if git['dirty'] else ''})"
 
 
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked (the git lookup imports the experiments)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show the version and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version(), flush=True)
+        parser.exit()
+
+
 def run_hydra(argv: list[str]) -> int:
     """Hydra reads sys.argv itself: hand it the overrides."""
     from robustloss.cli.run import run_main
@@ -57,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="robustloss", description=__doc__.split("\n\n")[0],
         epilog="`robustloss COMMAND --help` describes each command.")
-    parser.add_argument("--version", action="version", version=version())
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, text) in COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)

@@ -3,22 +3,20 @@ when the records hold more than the paper's symmetric noise), columns CE, FL, GC
 BL (best gamma), PZ (best c); cells mean +- std over seeds; best cell bold+underlined,
 second bold.
 
-    python -m robustloss.reporting.tables results/demo            # Markdown to stdout, files beside
-    python -m robustloss.reporting.tables results/table1 --paper  # with the paper's value and the difference
+    write_tables("results/demo")                 # the command: robustloss tables results/demo
+    write_tables("results/table1", paper=True)   # with the paper's value and the difference
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from robustloss.errors import UserError, cli
+from robustloss.errors import UserError
 from robustloss.records import find_records, noise_kind
 from robustloss.reporting.paper import LOSS_COLUMNS, attach_published
 
@@ -179,7 +177,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     if found and not records:
         raise UserError(f"the records under {results_dir} have no known label corruption "
                         "(noise.rate=0 on labels as given): nothing to score; list what they "
-                        f"flag with `python -m robustloss.reporting.label_issues {results_dir}`")
+                        f"flag with `robustloss label-issues {results_dir}`")
     frame = records_frame(records)
     if frame.empty:
         raise UserError(f"no records found under {results_dir}")
@@ -204,21 +202,3 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                 f"{markdown}\n")
     return "\n".join(sections)
 
-
-@cli
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="robustloss tables", description=__doc__.split("\n\n")[0])
-    parser.add_argument("results_dir", help="folder holding the records (searched recursively)")
-    parser.add_argument("--out", help="where to write the tables (default: <results_dir>/tables)")
-    parser.add_argument("--paper", action="store_true",
-                        help="put the paper's published value and the difference beside each cell "
-                             "(† = outside the paper's ±2σ)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if not Path(args.results_dir).is_dir():
-        raise UserError(f"results folder {args.results_dir} does not exist")
-    sys.stdout.write(write_tables(args.results_dir, args.out, args.paper))
-
-
-if __name__ == "__main__":
-    main()
