@@ -1,5 +1,7 @@
-"""From data and a training plan to a judgement: which samples the detector flags, with the
-evidence it used. Two kinds of evidence (detect.EVIDENCE):
+"""From data, the labels to judge and a training plan to a judgement: which samples the
+detector flags, with the evidence it used. The labels come noisy already (the experiment
+corrupts them: robustloss.experiments.experiment.noisy_labels). Two kinds of evidence
+(detect.EVIDENCE):
 
 - out-of-fold probabilities (Confident Learning): K-fold cross-validation on the noisy
   training set, or the test-set protocol (train once, predict the test split);
@@ -21,7 +23,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustloss.components.noise import corrupt
 from robustloss.detection import aum as aum_detector
 from robustloss.detection.detect import DETECTORS, detect, evidence_of
 from robustloss.detection.metrics import accuracy, separation
@@ -31,6 +32,17 @@ from robustloss.training.dynamics import DynamicsRecorder, stack_runs
 from robustloss.training.plan import TrainingPlan
 
 log = logging.getLogger("robustloss")
+
+
+@dataclass(frozen=True)
+class NoisyLabels:
+    """The labels a detector judges, one row per candidate (the training set, or the test
+    split): noisy int (n,) the labels as given to training and detection; true int (n,) the
+    clean labels; corrupted bool (n,) noisy != true."""
+
+    noisy: np.ndarray
+    true: np.ndarray
+    corrupted: np.ndarray
 
 
 @dataclass
@@ -53,18 +65,6 @@ class Judgement:
     plan: TrainingPlan
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def noisy_labels(settings, labels, given, num_classes, images=None, device="cpu"):
-    """(noisy (n,), corrupted (n,)): human labels where the dataset ships them, else synthetic
-    noise of ``settings.noise`` (``images``: the samples the labels belong to)."""
-    if given is not None:
-        noisy = given.astype(np.int64)
-        return noisy, noisy != labels
-    noise = settings.noise
-    return corrupt(noise.kind, labels, num_classes, noise.rate, settings.seed, noise.mode,
-                   dataset=settings.dataset.name, images=images, flips=noise.flips,
-                   spread=noise.spread, device=device)
 
 
 def _test_set_probabilities(settings, data, make_model, schedule, plan, progress, cache_dir):
@@ -95,21 +95,14 @@ def _test_set_probabilities(settings, data, make_model, schedule, plan, progress
     return probs, stats
 
 
-def _by_probabilities(settings, data, make_model, schedule, plan, progress, cache_dir):
+def _by_probabilities(settings, data, labels, make_model, schedule, plan, progress, cache_dir):
     recorders: list[DynamicsRecorder] = []
-    device = plan.device
-    if settings.protocol == "test_set":  # prepare() checked that the test split exists
-        noisy, corrupted = noisy_labels(settings, data.test_labels, None, data.num_classes,
-                                        data.test_images, device)
-        true = data.test_labels
+    noisy, true, corrupted = labels.noisy, labels.true, labels.corrupted
+    if settings.protocol == "test_set":  # labels: the test split's
         probs, stats = _test_set_probabilities(settings, data, make_model, schedule, plan,
                                                progress, cache_dir)
         fold_of, runs = np.zeros(len(noisy), dtype=np.int64), [stats]
     else:
-        noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
-                                        data.images, device)
-        true = data.labels
-
         def batch_hook(k, train_idx):
             if settings.dynamics == "all" or (settings.dynamics == "first_fold" and k == 0):
                 recorders.append(DynamicsRecorder(train_idx, len(noisy), settings.train.epochs))
@@ -132,10 +125,9 @@ def _by_probabilities(settings, data, make_model, schedule, plan, progress, cach
                      plan, arrays, metrics)
 
 
-def _by_training_runs(settings, data, make_model, schedule, plan, progress):
+def _by_training_runs(settings, data, labels, make_model, schedule, plan, progress):
     aum_settings = DETECTORS.create(settings.detector.name, settings.detector.params)
-    noisy, corrupted = noisy_labels(settings, data.labels, data.given_labels, data.num_classes,
-                                    data.images, plan.device)
+    noisy, corrupted = labels.noisy, labels.corrupted
     evidence = aum_detector.train_runs(
         data.images, noisy, data.num_classes, make_model, schedule, plan,
         aum_settings, settings.seed, progress, settings.dynamics)
@@ -145,16 +137,17 @@ def _by_training_runs(settings, data, make_model, schedule, plan, progress):
                **separation(aum[judged], corrupted[judged])}
     arrays = {"aum": aum, "aum_per_run": evidence.aum, "threshold_sample": evidence.threshold,
               **evidence.dynamics}
-    return Judgement(noisy, data.labels, corrupted, flagged, judged, evidence.runs, plan,
+    return Judgement(noisy, labels.true, corrupted, flagged, judged, evidence.runs, plan,
                      arrays, metrics)
 
 
-def judge(settings, data, make_model: Callable[[int | None], nn.Module], schedule,
-          plan: TrainingPlan, progress: bool = True,
+def judge(settings, data, labels: NoisyLabels, make_model: Callable[[int | None], nn.Module],
+          schedule, plan: TrainingPlan, progress: bool = True,
           cache_dir: str | Path | None = None) -> Judgement:
-    """Train as the detector's evidence requires and ``plan`` says, then detect.
+    """Train as the detector's evidence requires and ``plan`` says, then detect which of
+    ``labels`` (the training set's, or the test split's under protocol test_set) are wrong.
     ``make_model(num_outputs)`` builds a fresh classifier (``None``: one output per class)."""
     if evidence_of(settings.detector.name) == "training_runs":
-        return _by_training_runs(settings, data, make_model, schedule, plan, progress)
-    return _by_probabilities(settings, data, lambda: make_model(None), schedule, plan,
+        return _by_training_runs(settings, data, labels, make_model, schedule, plan, progress)
+    return _by_probabilities(settings, data, labels, lambda: make_model(None), schedule, plan,
                              progress, cache_dir)

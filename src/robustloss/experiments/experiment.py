@@ -20,9 +20,9 @@ import torch
 
 from robustloss import data as datasets
 from robustloss.components import losses, models
-from robustloss.components.noise import check_noise, transition_counts
+from robustloss.components.noise import check_noise, corrupt, transition_counts
 from robustloss.detection.detect import DETECTORS, check_detector_params, evidence_of
-from robustloss.detection.judge import judge
+from robustloss.detection.judge import NoisyLabels, judge
 from robustloss.detection.metrics import detection_scores
 from robustloss.errors import UserError, as_user_errors, check_choice
 from robustloss.experiments.provenance import describe_device, git_commit, package_versions, resolve_device
@@ -150,6 +150,26 @@ def prepare(settings: ExperimentSettings) -> Prepared:
     return Prepared(data, sample_index, schedule, make_model, device, time.perf_counter() - t0)
 
 
+def noisy_labels(settings: ExperimentSettings, data: datasets.LabelledData,
+                 device: torch.device | str = "cpu") -> NoisyLabels:
+    """The labels the detector judges: the training set's human labels where the dataset ships
+    them, else its clean labels corrupted by ``settings.noise`` (seeded by ``settings.seed``);
+    under protocol test_set, the test split's labels, corrupted (``device``: where instance
+    noise projects the images)."""
+    if settings.protocol == "test_set":  # prepare() checked that the test split exists
+        labels, given, images = data.test_labels, None, data.test_images
+    else:
+        labels, given, images = data.labels, data.given_labels, data.images
+    if given is not None:
+        noisy = given.astype(np.int64)
+        return NoisyLabels(noisy, labels, noisy != labels)
+    noise = settings.noise
+    noisy, corrupted = corrupt(noise.kind, labels, data.num_classes, noise.rate, settings.seed,
+                               noise.mode, dataset=settings.dataset.name, images=images,
+                               flips=noise.flips, spread=noise.spread, device=device)
+    return NoisyLabels(noisy, labels, corrupted)
+
+
 def run_experiment(settings: ExperimentSettings, progress: bool = True,
                    cache_dir: str | Path | None = None,
                    prepared: Prepared | None = None) -> tuple[dict, dict]:
@@ -161,7 +181,8 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     t0 = time.perf_counter() - p.seconds
     t_loaded = time.perf_counter()
     plan = TrainingPlan.resolve(settings.train, device)
-    result = judge(settings, data, make_model, schedule, plan, progress, cache_dir)
+    labels = noisy_labels(settings, data, plan.device)
+    result = judge(settings, data, labels, make_model, schedule, plan, progress, cache_dir)
     t_judged = time.perf_counter()
 
     scored = result.judged
