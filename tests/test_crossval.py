@@ -6,7 +6,7 @@ from robustloss.components import losses, models
 from robustloss.data import load
 from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import TrainSettings
+from robustloss.training.train_settings import TrainSettings
 
 
 def small_digits(n=400):

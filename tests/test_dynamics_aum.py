@@ -22,7 +22,7 @@ from robustloss.records import RecordStore
 from robustloss.training.dynamics import DynamicsRecorder, given_label_stats
 from robustloss.training.loop import fit, make_optimizer
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import TrainSettings, batches
+from robustloss.training.train_settings import TrainSettings, batches
 
 from .conftest import REPO
 

@@ -15,8 +15,8 @@ from robustloss.components import losses, models
 from robustloss.components.models.dropout import bulk_masks_apply, dropout, keep_mask
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.precision import Precision
-from robustloss.training.settings import TrainSettings
 from robustloss.training.stacked import fit_stacked
+from robustloss.training.train_settings import TrainSettings
 
 LOSS_PARAMS = {"ce": {}, "focal": {}, "gce": {}, "blurry": {"gamma": 0.4},
                "piecewise_zero": {"c": 0.05}, "anl_ce": {}, "anl_fl": {}}

@@ -13,8 +13,8 @@ from torch import nn
 from robustloss.components import losses
 from robustloss.training.loop import fit
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import TrainSettings
 from robustloss.training.stacked import fit_stacked
+from robustloss.training.train_settings import TrainSettings
 
 DELTA, LR, N = 0.01, 0.1, 48
 

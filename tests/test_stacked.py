@@ -12,8 +12,8 @@ from robustloss.components import losses, models
 from robustloss.data import load
 from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.training.plan import TrainingPlan, steps_agree, why_not_stackable
-from robustloss.training.settings import TrainSettings
 from robustloss.training.stacked import fit_stacked
+from robustloss.training.train_settings import TrainSettings
 
 
 def digits(n):

@@ -11,7 +11,7 @@ import torch
 from robustloss.training.augment import random_crop_flip
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.precision import resolve_precision
-from robustloss.training.settings import InputTransform, TrainSettings
+from robustloss.training.train_settings import InputTransform, TrainSettings
 
 
 def test_raw_inputs_are_the_uint8_values_as_float():

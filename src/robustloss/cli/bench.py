@@ -45,8 +45,8 @@ from robustloss.training.dynamics import DynamicsRecorder
 from robustloss.training.loop import fit
 from robustloss.training.plan import TrainingPlan, why_not_stackable
 from robustloss.training.precision import Precision
-from robustloss.training.settings import TrainSettings
 from robustloss.training.stacked import fit_stacked
+from robustloss.training.train_settings import TrainSettings
 
 # model, image shape, classes, training-set size of the paper's dataset
 CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 50000),

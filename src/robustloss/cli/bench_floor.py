@@ -27,7 +27,7 @@ from robustloss.components import losses, models
 from robustloss.training.loop import fit
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.precision import Precision, resolve_precision, supports_bf16
-from robustloss.training.settings import TrainSettings
+from robustloss.training.train_settings import TrainSettings
 
 FLOOR_CASES = [("small_cnn", (1, 28, 28), 10), ("resnet32", (3, 32, 32), 100),
                ("resnet34_cifar", (3, 32, 32), 100)]

@@ -23,7 +23,7 @@ from robustloss.detection.detect import DETECTORS
 from robustloss.errors import check_integer
 from robustloss.records import record_id
 from robustloss.training.crossval import CrossValSettings
-from robustloss.training.settings import TrainSettings
+from robustloss.training.train_settings import TrainSettings
 
 # Bumped whenever a change to the code changes results, so old records are not reused.
 # 2: ANL-FL's NNFL term takes (1-p)^gamma as constant weights; predictions in float32.

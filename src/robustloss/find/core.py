@@ -32,7 +32,7 @@ from robustloss.reporting.label_issues import label_issues
 from robustloss.training.augment import AUGMENTATIONS
 from robustloss.training.crossval import CrossValSettings, cross_validate
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import TrainSettings
+from robustloss.training.train_settings import TrainSettings
 
 log = logging.getLogger("robustloss.find")
 AUTO = "auto"

@@ -16,8 +16,8 @@ from robustloss.components.losses import LossSchedule
 from robustloss.errors import check_choice
 from robustloss.training.loop import fit, predict_proba
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import BatchHook
 from robustloss.training.stacked import fit_stacked
+from robustloss.training.train_settings import BatchHook
 
 SPLITS = {
     "stratified": "StratifiedKFold on the given labels (paper section 5: 80% train / 20% predict)",

@@ -16,7 +16,7 @@ from robustloss.components.losses import LossSchedule
 from robustloss.training.augment import augment_batch
 from robustloss.training.host_memory import keep_freed_memory
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import BatchHook, InputTransform, TrainSettings
+from robustloss.training.train_settings import BatchHook, InputTransform, TrainSettings
 
 
 def make_optimizer(params: nn.Module | Iterable[torch.Tensor],

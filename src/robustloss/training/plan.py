@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from robustloss.training.precision import Precision, resolve_precision
-from robustloss.training.settings import InputTransform, TrainSettings, batches
+from robustloss.training.train_settings import InputTransform, TrainSettings, batches
 
 
 def why_not_stackable(model: nn.Module) -> str | None:

@@ -34,7 +34,7 @@ from robustloss.training.augment import augment_batch
 from robustloss.training.host_memory import keep_freed_memory
 from robustloss.training.loop import make_optimizer, step
 from robustloss.training.plan import TrainingPlan, steps_agree
-from robustloss.training.settings import BatchHook, InputTransform
+from robustloss.training.train_settings import BatchHook, InputTransform
 
 
 def fit_stacked(

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models as tvm
 
-from robustloss.components.models.registry import MODELS
+from robustloss.components.models.model_registry import MODELS
 
 
 def _cached_weights_path(weights: tvm.WeightsEnum) -> Path:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustloss.components.models.dropout import dropout
-from robustloss.components.models.registry import MODELS
+from robustloss.components.models.model_registry import MODELS
 
 
 @MODELS.register("small_cnn")
