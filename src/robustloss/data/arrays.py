@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustloss.data import DATASETS, LabelledData
+from robustloss.data.dataset_registry import DATASETS, LabelledData
 
 
 def _as_nchw(images: np.ndarray, path: Path) -> np.ndarray:

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustloss.data import DATASETS, LabelledData, load, vision
+from robustloss.data import vision
+from robustloss.data.dataset_registry import DATASETS, LabelledData, load
 
 
 def _numpy_safe_globals() -> list:

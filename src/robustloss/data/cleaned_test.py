@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustloss.data import DATASETS, LabelledData, load
+from robustloss.data.dataset_registry import DATASETS, LabelledData, load
 
 SHIPPED_LIST = "cifar100_test_label_errors.txt"
 MIN_CONFIRMING_VOTES = 3  # of 5 workers; fewer confirming the given label = a label error

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from robustloss.data import DATASETS, LabelledData
+from robustloss.data.dataset_registry import DATASETS, LabelledData
 
 
 @DATASETS.register("digits")

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torchvision import datasets as tvd
 
-from robustloss.data import DATASETS, LabelledData
+from robustloss.data.dataset_registry import DATASETS, LabelledData
 from robustloss.errors import UserError
 
 DATA_ENV = "ROBUSTLOSS_DATA"
