@@ -70,3 +70,12 @@ def test_figure_needs_more_than_one_seed(tmp_path):
     make_record(tmp_path, 0, "mnist", 0.2, "ce", 0.97)
     with pytest.raises(MissingRecords, match="one seed"):
         FIGURES[9][2](frame(tmp_path), None)
+
+
+def test_tables_with_the_paper_carry_the_comparison_over_seeds(rows, tmp_path):
+    from robustloss.reporting.tables import write_tables
+
+    text = write_tables(rows, tmp_path / "tables", paper=True)
+    assert "Over seeds" in text and "Welch p" in text
+    assert (tmp_path / "tables" / "seed_comparison.csv").exists()
+    assert "Over seeds" not in write_tables(rows, tmp_path / "plain")

@@ -19,6 +19,7 @@ import pandas as pd
 from robustloss.errors import UserError
 from robustloss.records import find_records, noise_kind
 from robustloss.reporting.paper import LOSS_COLUMNS, attach_published
+from robustloss.reporting.seed_statistics import write_seed_comparison
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                  paper: bool = False) -> str:
     """Write CSV / Markdown / LaTeX tables for every detector and metric, and records.csv (one
     row per record); return the Markdown. ``paper``: add the paper's value, the difference,
-    and † where we are outside the paper's +-2 sigma."""
+    and † where we are outside the paper's +-2 sigma, and the comparison over seeds
+    (seed_comparison.md/.csv, paired_differences.csv: robustloss.reporting.seed_statistics)."""
     found = find_records(results_dir)
     records = [r for r in found if r["metrics"].get("n_corrupted", 1) > 0]
     if found and not records:
@@ -200,5 +202,10 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             sections.append(
                 f"### {title} ({detector}), mean ± std over {'/'.join(map(str, seeds))} seed(s)\n\n"
                 f"{markdown}\n")
+    if paper:
+        over_seeds = write_seed_comparison(frame, out_dir)
+        if over_seeds:
+            sections.append("## Over seeds, against the paper's statistics (Welch's t-test; "
+                            "paired differences with 95 % CI)\n\n" + over_seeds)
     return "\n".join(sections)
 
