@@ -38,7 +38,7 @@ from robustloss.data import load
 from robustloss.training.crossval import cross_validate
 from robustloss.training.loop import fit
 from robustloss.training.plan import TrainingPlan
-from robustloss.training.settings import TrainSettings
+from robustloss.training.train_settings import TrainSettings
 
 # This project's CPU measurements of the same MNIST experiments (README, "Speed"): one
 # thread of an AMD EPYC with AVX512-BF16, bf16 + channels-last.

@@ -52,7 +52,9 @@ def test_stacked_folds_give_the_sequential_out_of_fold_probabilities(loss, train
     assert all(f["stacked"] for f in stacked.folds)
     assert not any(f["stacked"] for f in sequential.folds)
     np.testing.assert_array_equal(stacked.fold_of, sequential.fold_of)
-    np.testing.assert_allclose(stacked.probabilities, sequential.probabilities, atol=2e-5)
+    # 1e-4: sequential fp32 runs channels-last on a CPU (other convolution kernels, other
+    # rounding); stacked runs through vmap without it
+    np.testing.assert_allclose(stacked.probabilities, sequential.probabilities, atol=1e-4)
     for a, b in zip(stacked.folds, sequential.folds, strict=True):
         assert a["n_train"] == b["n_train"] and a["n_held_out"] == b["n_held_out"]
         np.testing.assert_allclose(a["epoch_losses"], b["epoch_losses"], rtol=1e-4)
