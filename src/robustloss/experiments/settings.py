@@ -93,9 +93,6 @@ class DatasetSettings(Component):
     subset: int | None = None  # use a random subset of this many training samples
 
 
-# The paper's CE warm-up per loss, as the losses declare it (losses.default_delay is the
-# source; kept as a name -> epochs mapping for robustloss.find.core).
-DEFAULT_DELAY = {name: losses.default_delay(name) for name in losses.LOSSES.names()}
 
 
 def _as_float(value):

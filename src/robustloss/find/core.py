@@ -21,7 +21,6 @@ from robustloss.components import losses, models
 from robustloss.detection.detect import confident_learning
 from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
-from robustloss.experiments.settings import DEFAULT_DELAY
 from robustloss.find.choose import (
     PARAMETER_OF,
     choose_parameter,
@@ -159,7 +158,7 @@ def out_of_fold(data: UserData, settings: FindSettings, loss: str, params: dict,
     ``seed + 1000 m`` on the folds of ``seed`` (member 0 is the one-model pass)."""
     inputs = data.inputs if data.kind == "images" else standardised(data.inputs)
     schedule = losses.LossSchedule(losses.build(loss, data.num_classes, **params),
-                                   DEFAULT_DELAY.get(loss, 0))  # the paper's CE warm-up (PZ: 1)
+                                   losses.default_delay(loss))  # the paper's CE warm-up (PZ: 1)
     plan = TrainingPlan.resolve(settings.train_settings(data.kind), device)
     members = settings.recipe("members")
     total = 0.0

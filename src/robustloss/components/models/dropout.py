@@ -14,6 +14,8 @@ exactly. Everywhere else (CUDA, vmap, other probabilities) torch's dropout runs.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch._C._functorch import is_batchedtensor
@@ -30,9 +32,7 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """A CPU bool tensor of ``shape``, each element True (kept) with probability 1 - p,
     independently; ``p`` a multiple of 1/256 in (0, 1)."""
-    n = 1
-    for size in shape:
-        n *= size
+    n = math.prod(shape)
     words = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-2**63, None, generator=generator)
     return words.view(torch.uint8)[:n].view(shape) >= int(p * 256)
 
