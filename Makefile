@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow test-all lint tables clean-demo bench \
-	reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
+	reproduce-table1 reproduce-table1-rows reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
 	reproduce-noise figures \
 	fidelity-effects find-issues-checks find-issues-benchmark test-studies gpu-check gpu-fidelity
 
@@ -61,6 +61,15 @@ REPRODUCE = $(RL) reproduce --launcher $(or $(LAUNCHER),parallel) \
 
 reproduce-table1: $(STAMP)  ## Tables 1+2: 4 datasets x eta x 7 losses (BL/PZ grids) x 20 seeds
 	$(REPRODUCE) table1 -- $(OVERRIDES)
+
+# Table 1 rows over seeds (issue 39): eta 0.2, the 5 baselines + BL and PZ at the paper's best
+# gamma / c for that row (Table 1: MNIST 0.4 / 0.01, Fashion-MNIST 0.2 / 0.005), seeds 0..SEEDS-1,
+# into results/paper (committed records), then the comparison with the paper's statistics.
+ROWS = $(RL) reproduce table1 --launcher $(or $(LAUNCHER),parallel) --rates 0.2 --seeds $(or $(SEEDS),5) \
+	--results $(or $(RESULTS),results/paper)
+reproduce-table1-rows: $(STAMP)  ## Table 1 rows: MNIST + Fashion-MNIST at eta 0.2, 7 losses at the paper's best gamma/c, 5 seeds (SEEDS=3)
+	$(ROWS) --datasets mnist --gammas 0.4 --cs 0.01 -- $(OVERRIDES)
+	$(ROWS) --datasets fashion_mnist --gammas 0.2 --cs 0.005 -- $(OVERRIDES)
 
 reproduce-table2: reproduce-table1  ## Table 2 comes from the same sweep as Table 1
 
