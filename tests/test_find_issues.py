@@ -521,7 +521,7 @@ def test_load_user_data_resizes_mixed_image_sizes(tmp_path):
 def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
     strong, paper = find_core.PROTOCOLS["strong"], find_core.PROTOCOLS["paper"]
     assert find_core.FindSettings().protocol == "strong"
-    assert paper == {"epochs": 10, "augment": "none", "members": 1, "width": 1}  # the paper's
+    assert paper == {"epochs": 10, "augment": "none", "members": 1}  # the paper's
     default = find_core.FindSettings()
     images, features = default.train_settings("images"), default.train_settings("features")
     assert images.epochs == strong["epochs"] and images.augment == strong["augment"]
@@ -537,34 +537,30 @@ def test_protocols_set_epochs_augmentation_and_members_unless_set_alone():
         find_core.FindSettings(augment="rotate")
     with pytest.raises(ValueError, match="members must be an integer >= 1"):
         find_core.FindSettings(members=0)
-    with pytest.raises(ValueError, match="width must be an integer >= 1"):
-        find_core.FindSettings(width=0)
+    with pytest.raises(TypeError, match="width"):                # measured to lose: removed
+        find_core.FindSettings(width=2)
 
 
-def test_width_widens_the_network_it_names():
-    """--width 2: twice the channels and hidden units of the paper's CNN (or the MLP head),
-    named in the model description; width 1 is the paper's network, parameter for parameter."""
+def test_the_model_is_the_papers_network():
+    """find-issues' CNN is the paper's, parameter for parameter; feature vectors get the MLP
+    head; the model description names the protocol's recipe."""
     from robustloss.components import models
     from robustloss.find.inputs import UserData
 
     images, labels, _ = planted_digits()
     data = UserData(torch.from_numpy(images[:40, None]), labels[:40], CLASS_NAMES,
                     [str(i) for i in range(40)], "digits", "images")
-    two = find_core.model_for(data, 2)()
     torch.manual_seed(0)
     paper = models.build("small_cnn", (1, 8, 8), 10)
     make_model = find_core.model_for(data)                  # builds and checks one model
     torch.manual_seed(0)
     one = make_model()                                      # the same draws, in the same order
     assert all(torch.equal(a, b) for a, b in zip(one.parameters(), paper.parameters(), strict=True))
-    convs = [m for m in two.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [c.out_channels for c in convs] == [64, 128] and two.fc2.in_features == 256
-    assert two(data.inputs[:3].float()).shape == (3, 10)
+    assert one(data.inputs[:3].float()).shape == (3, 10)
     features = UserData(torch.randn(40, 12), labels[:40], CLASS_NAMES,
                         [str(i) for i in range(40)], "table", "features")
-    assert find_core.model_for(features, 3)()[0].out_features == 3 * 256
-    settings = find_core.FindSettings(width=2)
-    assert settings.recipe("width") == 2 and settings.describe_model("images").endswith(", 2x wide")
+    assert find_core.model_for(features)()(torch.randn(3, 12)).shape == (3, 10)
+    assert find_core.FindSettings(members=2).describe_model("images").endswith(", 2 models per fold")
     assert find_core.FindSettings().describe_model("images") == "5 folds x 20 epochs, crop"
 
 

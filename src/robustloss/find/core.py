@@ -38,12 +38,11 @@ AUTO = "auto"
 # How each fold's model is trained: "paper" is the paper's protocol (10 epochs, no
 # augmentation, one model per fold); "strong" trains longer on random crops. Which one is
 # the default is for the benchmark to say (studies/find_issues_benchmark.md). epochs /
-# augment / members / width set on their own win over the protocol's. members: models per
-# fold with different seeds, their probabilities averaged. width: the network's channels and
-# hidden units times this.
+# augment / members set on their own win over the protocol's. members: models per fold with
+# different seeds, their probabilities averaged.
 PROTOCOLS = {
-    "paper": {"epochs": 10, "augment": "none", "members": 1, "width": 1},
-    "strong": {"epochs": 20, "augment": "crop", "members": 1, "width": 1},
+    "paper": {"epochs": 10, "augment": "none", "members": 1},
+    "strong": {"epochs": 20, "augment": "crop", "members": 1},
 }
 COMPARE = {"auto": "add what cross-entropy flags when its pass runs anyway (gamma/c auto)",
            "ce": "always add it (one more pass when gamma/c is fixed)", "none": "never"}
@@ -56,8 +55,8 @@ class FindSettings:
     loss: any of robustloss.components.losses (default Blurry Loss, the paper's); gamma / c: Blurry
     Loss's / Piecewise-zero's parameter, or "auto": chosen from a first cross-entropy pass
     (robustloss.find.choose.choose_parameter). protocol: one of PROTOCOLS, the epochs,
-    augmentation (images only), models per fold and network width; ``epochs``, ``augment``,
-    ``members``, ``width`` left None take the protocol's. folds: the paper's 5. lr,
+    augmentation (images only) and models per fold; ``epochs``, ``augment``, ``members``
+    left None take the protocol's. folds: the paper's 5. lr,
     batch_size: None = by input kind: images 3e-3 / 64 (a small CNN, inputs scaled to
     [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP head on standardised
     features). seed: folds, initialisation and batch order. compare: whether the result
@@ -72,7 +71,6 @@ class FindSettings:
     epochs: int | None = None
     augment: str | None = None
     members: int | None = None
-    width: int | None = None
     lr: float | None = None
     batch_size: int | None = None
     seed: int = 0
@@ -84,7 +82,7 @@ class FindSettings:
         check_choice("compare", self.compare, tuple(COMPARE))
         check_choice("protocol", self.protocol, tuple(PROTOCOLS))
         check_integer("folds", self.folds, 2)
-        for name in ("epochs", "members", "width"):
+        for name in ("epochs", "members"):
             if getattr(self, name) is not None:
                 check_integer(name, getattr(self, name), 1)
         if self.augment is not None:
@@ -109,18 +107,17 @@ class FindSettings:
         return {name: float(getattr(self, name))}
 
     def recipe(self, name: str):
-        """epochs, augment, members or width: the value set, else the protocol's."""
+        """epochs, augment or members: the value set, else the protocol's."""
         value = getattr(self, name)
         return PROTOCOLS[self.protocol][name] if value is None else value
 
     def describe_model(self, kind: str) -> str:
-        """'5 folds x 20 epochs, crop, 2 models per fold, 2x wide' for the log and the report."""
+        """'5 folds x 20 epochs, crop, 2 models per fold' for the log and the report."""
         text = f"{self.folds} folds x {self.recipe('epochs')} epochs"
         if kind == "images" and self.recipe("augment") != "none":
             text += f", {self.recipe('augment')}"
-        members, width = self.recipe("members"), self.recipe("width")
-        text += f", {members} models per fold" if members > 1 else ""
-        return text + (f", {width}x wide" if width > 1 else "")
+        members = self.recipe("members")
+        return text + (f", {members} models per fold" if members > 1 else "")
 
     def train_settings(self, kind: str) -> TrainSettings:
         images = kind == "images"
@@ -131,14 +128,13 @@ class FindSettings:
                              augment=self.recipe("augment") if images else "none")
 
 
-def model_for(data: UserData, width: int = 1):
-    """A small CNN for images, an MLP head for feature vectors, ``width`` times as wide as
-    the default; checked on two samples."""
+def model_for(data: UserData):
+    """A small CNN for images, an MLP head for feature vectors; checked on two samples."""
     name = "small_cnn" if data.kind == "images" else "mlp"
     shape = tuple(data.inputs.shape[1:])
 
     def make_model():
-        return models.build(name, shape, data.num_classes, widen=width)
+        return models.build(name, shape, data.num_classes)
 
     with torch.no_grad():
         make_model().eval()(data.inputs[:2].float())
@@ -191,7 +187,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         if not isinstance(data, UserData):
             data = load_user_data(data, label_column, labels_path, image_size)
         check_classes(data, settings.folds)
-        make_model = model_for(data, settings.recipe("width"))
+        make_model = model_for(data)
         device = resolve_device(settings.device)
         losses.build(settings.loss, data.num_classes, **settings.fixed_params())
     log.info("%s: %d samples, %d classes (%s)", data.source, len(data), data.num_classes, data.kind)
