@@ -12,8 +12,7 @@ from robustloss.reporting.figures.records import MissingRecords, pick_eta
 from robustloss.reporting.figures.style import LOSS_LABELS, PALETTE, new_figure
 from robustloss.reporting.paper import DATASET_LABELS, MIN_STD, published
 
-NEEDS = ("Table 1 records over seeds: `make reproduce-table1 DATASETS=mnist RATES=0.2 SEEDS=5 "
-         "GAMMAS=0.4 CS=0.01` (docs: reproducing)")
+NEEDS = "Table 1 records over seeds: `make reproduce-table1-rows` (docs: reproducing)"
 LOSS_ORDER = ("ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero")
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
 TABLE_OF = {"f1": "table1_f1", "balanced_accuracy": "table2_balanced_accuracy"}
@@ -38,15 +37,29 @@ def chosen_records(records: pd.DataFrame) -> pd.DataFrame:
     return chosen
 
 
-def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float]:
-    """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none."""
+def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float, float]:
+    """The paper's (mean, sd, γ or c) of a Table 1 / 2 cell; NaNs where it has none (the
+    parameter is NaN for the losses without one)."""
     paper = published()
     label = DATASET_LABELS.get(dataset.split(" (n=")[0])
     row = paper[(paper["table"] == TABLE_OF[metric]) & (paper["dataset"] == label)
                 & (paper["eta"] == eta) & (paper["loss"] == LOSS_LABELS[loss])]
     if row.empty:
-        return np.nan, np.nan
-    return float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD)
+        return np.nan, np.nan, np.nan
+    return (float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD),
+            float(row["param_value"].iloc[0]))
+
+
+def tick_label(loss: str, param: float, paper_param: float) -> str:
+    """'BL γ=0.4', and the paper's value under it where its band is at another one (Table 2
+    gives BL / PZ at their best parameter for balanced accuracy)."""
+    if param == -1:
+        return LOSS_LABELS[loss]
+    symbol = "γ" if loss == "blurry" else "c"
+    text = f"{LOSS_LABELS[loss]} {symbol}={param:g}"
+    if not np.isnan(paper_param) and not np.isclose(param, paper_param):
+        text += f"\n(paper {symbol}={paper_param:g})"
+    return text
 
 
 def make(records: pd.DataFrame, dataset=None):
@@ -61,9 +74,10 @@ def make(records: pd.DataFrame, dataset=None):
         losses = [loss for loss in LOSS_ORDER if loss in set(data["loss"])]
         for row, (metric, label) in enumerate(METRICS.items()):
             ax = axes[row][col]
+            ticks = []
             for x, loss in enumerate(losses):
                 scores = data.loc[data["loss"] == loss, metric].to_numpy()
-                mean, sd = paper_band(name, eta, loss, metric)
+                mean, sd, paper_param = paper_band(name, eta, loss, metric)
                 if not np.isnan(mean):
                     ax.fill_between([x - 0.35, x + 0.35], mean - 2 * sd, mean + 2 * sd,
                                     color="0.85", lw=0, label="paper mean ± 2σ" if x == 0 else None)
@@ -73,12 +87,13 @@ def make(records: pd.DataFrame, dataset=None):
                 ax.plot([x - 0.25, x + 0.25], [scores.mean()] * 2, color="black", lw=1.4, zorder=4,
                         label="our mean" if x == 0 else None)
                 param = data.loc[data["loss"] == loss, "param"].iloc[0]
+                ticks.append(tick_label(loss, param, paper_param))
                 rows.append({"dataset": name, "eta": eta, "loss": loss,
                              "parameter": None if param == -1 else param, "metric": metric,
                              "seeds": len(scores), "mean": scores.mean(), "paper_mean": mean,
                              "paper_sd": sd})
             ax.set_xticks(range(len(losses)))
-            ax.set_xticklabels([LOSS_LABELS[loss] for loss in losses], rotation=30, ha="right")
+            ax.set_xticklabels(ticks, rotation=30, ha="right")
             ax.set_ylabel(label)
             if row == 0:
                 seeds = data.groupby("loss")["seed"].nunique()
