@@ -114,7 +114,7 @@ def test_find_issues_and_a_users_own_dataset_config(installed):
     saved = json.loads((work / "found" / "find_issues.json").read_text())
     from robustloss.find.core import FindSettings  # the default protocol, through the CLI
     assert saved["model"] == FindSettings(folds=3, epochs=3).describe_model("images")
-    assert saved["settings"]["protocol"] == "strong"
+    assert saved["settings"]["protocol"] == "paper"
     # a dataset config of one's own, in one's own folder (README: "Your own configs")
     (work / "myconf" / "dataset").mkdir(parents=True)
     (work / "myconf" / "dataset" / "mine.yaml").write_text(
