@@ -53,7 +53,7 @@ def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float,
 def tick_label(loss: str, param: float, paper_param: float) -> str:
     """'BL γ=0.4', and the paper's value under it where its band is at another one (Table 2
     gives BL / PZ at their best parameter for balanced accuracy)."""
-    if param == -1:
+    if loss not in ("blurry", "piecewise_zero"):   # FL's and ANL-FL's gamma are fixed
         return LOSS_LABELS[loss]
     symbol = "γ" if loss == "blurry" else "c"
     text = f"{LOSS_LABELS[loss]} {symbol}={param:g}"
@@ -65,7 +65,9 @@ def tick_label(loss: str, param: float, paper_param: float) -> str:
 def make(records: pd.DataFrame, dataset=None):
     chosen = chosen_records(records if dataset is None else records[records["dataset"] == dataset])
     datasets = sorted(chosen["dataset"].unique(), key=lambda d: (d != "mnist", d))
-    fig, axes = new_figure(len(METRICS), len(datasets), width=3.6 * len(datasets), height=2.7)
+    most = chosen.groupby("dataset")["loss"].nunique().max()
+    fig, axes = new_figure(len(METRICS), len(datasets), width=max(3.6, 0.85 * most) * len(datasets),
+                           height=2.9)
     rng = np.random.default_rng(0)   # horizontal jitter of the dots only
     rows = []
     for col, name in enumerate(datasets):
