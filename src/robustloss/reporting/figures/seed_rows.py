@@ -94,6 +94,7 @@ def make(records: pd.DataFrame, dataset=None):
                              "parameter": None if param == -1 else param, "metric": metric,
                              "seeds": len(scores), "mean": scores.mean(), "paper_mean": mean,
                              "paper_sd": sd})
+            ax.set_xlim(-0.6, max(len(losses), 3) - 0.4)   # a lone loss keeps a loss's width
             ax.set_xticks(range(len(losses)))
             ax.set_xticklabels(ticks, rotation=30, ha="right")
             ax.set_ylabel(label)
@@ -101,7 +102,8 @@ def make(records: pd.DataFrame, dataset=None):
                 seeds = data.groupby("loss")["seed"].nunique()
                 ax.set_title(f"{DATASET_LABELS.get(name, name)}, η = {eta:g} "
                              f"({seeds.min()}–{seeds.max()} seeds per loss)" if seeds.min() != seeds.max()
-                             else f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({seeds.min()} seeds)")
+                             else f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({seeds.min()} seed"
+                             f"{'s' if seeds.min() > 1 else ''})")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.04))
     return fig, pd.DataFrame(rows)
