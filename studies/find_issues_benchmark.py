@@ -18,7 +18,8 @@ the MNIST test set's).
 
     ROBUSTLOSS_DATA=../shared/data python studies/find_issues_benchmark.py \\
         [--out results/find_issues_benchmark] [--datasets digits,mnist,fashion_mnist] \\
-        [--kinds symmetric,asymmetric,instance] [--rates 0.1,0.3] [--held-out fashion_mnist,mnist|fashion_mnist|mnist|none]
+        [--kinds symmetric,asymmetric,instance] [--rates 0.1,0.3] \\
+        [--held-out fashion_mnist,mnist|fashion_mnist|mnist|none]
 
 --digits-subset and --epochs exist to check the script in seconds; rows they produce are
 marked (``check``) and are no benchmark.

@@ -93,8 +93,6 @@ class DatasetSettings(Component):
     subset: int | None = None  # use a random subset of this many training samples
 
 
-
-
 def _as_float(value):
     """Numbers as floats (gamma=1 and gamma=1.0 are one experiment); others unchanged."""
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value

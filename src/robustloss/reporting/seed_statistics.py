@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from robustloss.reporting.paper import LOSS_COLUMNS, MIN_STD, attach_published
+from robustloss.reporting.paper import LOSS_COLUMNS, MIN_STD, attach_published, parameter_text
 
 PAPER_TRIALS = 20   # paper: 20 trials per cell of Tables 1-2
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
@@ -44,7 +44,7 @@ def seed_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 def _parameter(variant: str, loss: str) -> str:
     swept = LOSS_COLUMNS[loss][1]
-    return f"{'γ' if swept == 'gamma' else swept}={json.loads(variant)[swept]:g}" if swept else ""
+    return parameter_text(swept, json.loads(variant)[swept]) if swept else ""
 
 
 def cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from robustloss.reporting.figures.records import MissingRecords, pick_eta
 from robustloss.reporting.figures.style import LOSS_LABELS, PALETTE, new_figure
-from robustloss.reporting.paper import DATASET_LABELS, MIN_STD, published
+from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, parameter_text, published
 
 NEEDS = "Table 1 records over seeds: `make reproduce-table1-rows` (docs: reproducing)"
 LOSS_ORDER = ("ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero")
@@ -53,12 +53,12 @@ def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float,
 def tick_label(loss: str, param: float, paper_param: float) -> str:
     """'BL γ=0.4', and the paper's value under it where its band is at another one (Table 2
     gives BL / PZ at their best parameter for balanced accuracy)."""
-    if loss not in ("blurry", "piecewise_zero"):   # FL's and ANL-FL's gamma are fixed
+    swept = LOSS_COLUMNS[loss][1]
+    if swept is None:   # FL's and ANL-FL's gamma are fixed, not swept
         return LOSS_LABELS[loss]
-    symbol = "γ" if loss == "blurry" else "c"
-    text = f"{LOSS_LABELS[loss]} {symbol}={param:g}"
+    text = f"{LOSS_LABELS[loss]} {parameter_text(swept, param)}"
     if not np.isnan(paper_param) and not np.isclose(param, paper_param):
-        text += f"\n(paper {symbol}={paper_param:g})"
+        text += f"\n(paper {parameter_text(swept, paper_param)})"
     return text
 
 

@@ -47,6 +47,11 @@ def published() -> pd.DataFrame:
     return frame
 
 
+def parameter_text(name: str, value: float) -> str:
+    """A swept parameter as the tables and figures print it: 'γ=0.4', 'c=0.01'."""
+    return f"{'γ' if name == 'gamma' else name}={value:g}"
+
+
 def attach_published(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Add paper_mean, paper_std, paper_param, diff (ours - paper) and outside_2sigma (|diff| >
     2 * max(paper std, 0.0005)) to a tables.summarise() frame; NaN where the paper has no cell
@@ -56,7 +61,7 @@ def attach_published(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
         dataset=lambda f: f["dataset"].map({v: k for k, v in DATASET_LABELS.items()}))
     paper = paper.rename(columns={"loss": "column", "mean": "paper_mean", "std": "paper_std"})
     paper["paper_param"] = [
-        "" if pd.isna(p) else f"{'γ' if p == 'gamma' else p}={v:g}"
+        "" if pd.isna(p) else parameter_text(p, v)
         for p, v in zip(paper["param"], paper["param_value"], strict=True)]
     paper["noise"] = paper["eta"].map(lambda e: "human" if e == "human" else "symmetric")
     keys = ["detector", "dataset", "noise", "eta_key", "column"]
