@@ -24,7 +24,9 @@ def test_every_subpackage_is_listed_for_the_wheel():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(REPO / "src").parts)
              for p in (REPO / "src").rglob("__init__.py")}
-    assert found | {"robustloss.conf"} == listed
+    config_groups = {f"robustloss.conf.{group.name}" for group in (REPO / "conf").iterdir()
+                     if group.is_dir() and any(group.glob("*.yaml"))}
+    assert found | {"robustloss.conf"} | config_groups == listed
 
 
 @pytest.fixture(scope="module")
