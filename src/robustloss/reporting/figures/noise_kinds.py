@@ -8,10 +8,9 @@ from __future__ import annotations
 import pandas as pd
 
 from robustloss.reporting.figures.records import MissingRecords, pick_dataset
-from robustloss.reporting.figures.style import LOSS_LABELS, PALETTE, new_figure
+from robustloss.reporting.figures.style import LOSS_LABELS, LOSS_ORDER, loss_colour, new_figure
 
 KIND_ORDER = ("symmetric", "asymmetric", "pairflip", "instance")
-LOSS_ORDER = ("ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero")
 NEEDS = ("records of several noise kinds: `make reproduce-noise` (conf/experiment/noise_kinds.yaml) "
          "or `robustloss run -m noise=symmetric,asymmetric,pairflip,instance ...`")
 DETECTOR_LABELS = {"confident_learning": "Confident Learning", "aum": "AUM"}
@@ -51,11 +50,8 @@ def make(records: pd.DataFrame, dataset=None):
                 if line.empty:
                     continue
                 bold = name in ("blurry", "piecewise_zero")
-                # one colour per loss in every panel; PZ in black (Okabe-Ito's yellow is hard
-                # to see as a line on white)
-                colour = PALETTE[7] if name == "piecewise_zero" else PALETTE[LOSS_ORDER.index(name)]
                 ax.errorbar(line["eta"], line["f1"], yerr=line["std"].fillna(0),
-                            color=colour, marker="o", ms=3,
+                            color=loss_colour(name), marker="o", ms=3,
                             lw=2.0 if bold else 1.0, ls="-" if bold else "--", capsize=2,
                             label=LOSS_LABELS[name] + (" (best γ)" if name == "blurry" else
                                                        " (best c)" if name == "piecewise_zero" else ""))

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 
 from robustloss.reporting.figures.records import MissingRecords, pick_eta
-from robustloss.reporting.figures.style import LOSS_LABELS, PALETTE, new_figure
+from robustloss.reporting.figures.style import LOSS_LABELS, LOSS_ORDER, loss_colour, new_figure
 from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, parameter_text, published
 
 NEEDS = "Table 1 records over seeds: `make reproduce-table1-rows` (docs: reproducing)"
-LOSS_ORDER = ("ce", "focal", "gce", "anl_ce", "anl_fl", "blurry", "piecewise_zero")
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
 TABLE_OF = {"f1": "table1_f1", "balanced_accuracy": "table2_balanced_accuracy"}
 
@@ -85,7 +84,7 @@ def make(records: pd.DataFrame, dataset=None):
                                     color="0.85", lw=0, label="paper mean ± 2σ" if x == 0 else None)
                     ax.plot([x - 0.35, x + 0.35], [mean, mean], color="0.55", lw=0.8)
                 ax.scatter(x + rng.uniform(-0.15, 0.15, len(scores)), scores, s=12, zorder=3,
-                           color=PALETTE[x % len(PALETTE)], label=None)
+                           color=loss_colour(loss), label=None)
                 ax.plot([x - 0.25, x + 0.25], [scores.mean()] * 2, color="black", lw=1.4, zorder=4,
                         label="our mean" if x == 0 else None)
                 param = data.loc[data["loss"] == loss, "param"].iloc[0]
@@ -99,11 +98,10 @@ def make(records: pd.DataFrame, dataset=None):
             ax.set_xticklabels(ticks, rotation=30, ha="right")
             ax.set_ylabel(label)
             if row == 0:
-                seeds = data.groupby("loss")["seed"].nunique()
-                ax.set_title(f"{DATASET_LABELS.get(name, name)}, η = {eta:g} "
-                             f"({seeds.min()}–{seeds.max()} seeds per loss)" if seeds.min() != seeds.max()
-                             else f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({seeds.min()} seed"
-                             f"{'s' if seeds.min() > 1 else ''})")
+                low, high = data.groupby("loss")["seed"].nunique().agg(["min", "max"])
+                count = (f"{low}–{high} seeds per loss" if low != high
+                         else f"{low} seed{'s' if low > 1 else ''}")
+                ax.set_title(f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({count})")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.04))
     return fig, pd.DataFrame(rows)

@@ -16,6 +16,13 @@ from robustloss.reporting.paper import LOSS_COLUMNS  # noqa: E402
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 CLEAN, CORRUPTED = "#009E73", "#D55E00"   # green / vermillion (the paper: green / red)
 LOSS_LABELS = {loss: column for loss, (column, _) in LOSS_COLUMNS.items()}
+LOSS_ORDER = tuple(LOSS_COLUMNS)   # the paper's column order: CE, FL, GCE, ANL-CE, ANL-FL, BL, PZ
+
+
+def loss_colour(loss: str) -> str:
+    """One colour per loss in every panel; PZ in black (Okabe-Ito's yellow is hard to see on
+    white)."""
+    return PALETTE[7] if loss == "piecewise_zero" else PALETTE[LOSS_ORDER.index(loss)]
 SYMBOLS = {"gamma": "γ", "c": "c"}
 
 
