@@ -82,3 +82,13 @@ def test_tables_with_the_paper_carry_the_comparison_over_seeds(rows, tmp_path):
     assert "Over seeds" in text and "Welch p" in text
     assert (tmp_path / "tables" / "seed_comparison.csv").exists()
     assert "Over seeds" not in write_tables(rows, tmp_path / "plain")
+
+
+def test_table_and_figure_pick_the_same_parameter_on_a_tie_of_seeds(tmp_path):
+    # two γ with three seeds each: both the table and Figure 9 take the better mean F1
+    for i, (gamma, f1) in enumerate([(0.4, 0.980), (0.8, 0.985)] * 3):
+        make_record(tmp_path, i, "mnist", 0.2, "blurry", f1, seed=i // 2, gamma=gamma)
+    table = cells(seed_frame(records_frame(find_records(tmp_path))), "f1")
+    assert list(table["parameter"]) == ["γ=0.8"]
+    _, data = FIGURES[9][2](frame(tmp_path), None)
+    assert list(data.loc[data["metric"] == "f1", "parameter"]) == [0.8]
