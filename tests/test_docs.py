@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from robustloss.cli import COMMANDS
@@ -119,3 +120,22 @@ def test_the_commands_the_manual_shows_exit_0():
     assert "dataset:" in outputs["run --help"] and "loss:" in outputs["run --help"]  # Hydra's groups
     if "make help" in outputs:
         assert re.search(r"^\s+docs\s", outputs["make help"], re.M), "make help does not list docs"
+
+
+def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
+    """docs/reproducing.md pastes the comparison over seeds and docs/tables/ carries its
+    CSVs; both must be what `robustloss tables results/paper --paper` draws from the records
+    in the repository, so a record added (or a statistic changed) without the manual fails."""
+    from robustloss.reporting.tables import write_tables
+
+    write_tables(REPO / "results" / "paper", tmp_path, paper=True)
+    drawn = re.sub(r"^### ", "#### ", (tmp_path / "seed_comparison.md").read_text(encoding="utf-8"),
+                   flags=re.M).strip()
+    manual = (REPO / "docs" / "reproducing.md").read_text(encoding="utf-8")
+    pasted = manual[manual.index("#### F1\n"):manual.index("## Figures\n")].strip()
+    refresh = ("refresh with `robustloss tables results/paper --paper`: paste tables/seed_comparison.md "
+               "into docs/reproducing.md (### as ####) and copy its CSVs to docs/tables/")
+    assert pasted == drawn, refresh
+    for name in ("seed_comparison.csv", "paired_differences.csv"):
+        committed = pd.read_csv(REPO / "docs" / "tables" / name)
+        pd.testing.assert_frame_equal(committed, pd.read_csv(tmp_path / name), rtol=1e-9, obj=refresh)
