@@ -123,9 +123,10 @@ def test_the_commands_the_manual_shows_exit_0():
 
 
 def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
-    """docs/reproducing.md pastes the comparison over seeds and docs/tables/ carries its
-    CSVs; both must be what `robustloss tables results/paper --paper` draws from the records
-    in the repository, so a record added (or a statistic changed) without the manual fails."""
+    """docs/reproducing.md pastes the comparison over seeds, the README its digest
+    (seed_summary.md) and docs/tables/ carries its CSVs; all must be what `robustloss tables
+    results/paper --paper` draws from the records in the repository, so a record added (or a
+    statistic changed) without the manual fails."""
     from robustloss.reporting.tables import write_tables
 
     write_tables(REPO / "results" / "paper", tmp_path, paper=True)
@@ -136,6 +137,10 @@ def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
     refresh = ("refresh with `robustloss tables results/paper --paper`: paste tables/seed_comparison.md "
                "into docs/reproducing.md (### as ####) and copy its CSVs to docs/tables/")
     assert pasted == drawn, refresh
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert (tmp_path / "seed_summary.md").read_text(encoding="utf-8") in readme, (
+        "refresh the README's Results table: paste tables/seed_summary.md from "
+        "`robustloss tables results/paper --paper`")
     for name in ("seed_comparison.csv", "paired_differences.csv"):
         committed = pd.read_csv(REPO / "docs" / "tables" / name)
         pd.testing.assert_frame_equal(committed, pd.read_csv(tmp_path / name), rtol=1e-9, obj=refresh)

@@ -4,13 +4,20 @@ over seeds, and Figure 9, from hand-made records (scipy's raw-sample tests as th
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from robustloss.records import find_records
 from robustloss.reporting.figures import FIGURES
 from robustloss.reporting.figures.records import MissingRecords, frame
-from robustloss.reporting.seed_statistics import cells, paired_differences, seed_frame, write_seed_comparison
+from robustloss.reporting.seed_statistics import (
+    cells,
+    paired_differences,
+    seed_frame,
+    summary_markdown,
+    write_seed_comparison,
+)
 from robustloss.reporting.tables import records_frame
 from tests.test_tables import make_record
 
@@ -67,6 +74,26 @@ def test_written_tables_and_figure(rows, tmp_path):
     fig, data = FIGURES[9][2](frame(rows), None)
     assert set(data["loss"]) == {"ce", "blurry", "piecewise_zero"}
     assert (data.loc[data["loss"] == "blurry", "seeds"] == 5).all()
+
+
+def test_the_readme_digest_puts_datasets_side_by_side_in_the_papers_order(rows):
+    # a Fashion-MNIST row with CE only, seeds 0-1, written after MNIST's records
+    for seed, f1 in enumerate([0.884, 0.886]):
+        make_record(rows, 100 + seed, "fashion_mnist", 0.2, "ce", f1, seed=seed)
+    frame = seed_frame(records_frame(find_records(rows)))
+    table = pd.concat([cells(frame, "f1"), cells(frame, "balanced_accuracy")])
+    paired = paired_differences(frame, "f1")
+    lines = summary_markdown(table, paired).splitlines()
+    assert lines[0].index("| MNIST η 0.2") < lines[0].index("| Fashion-MNIST η 0.2")
+    by_loss = {line.strip("| ").split(" | ")[0]: line.strip("| ").split(" | ")
+               for line in lines[2:] if line.startswith("| ")}
+    assert list(by_loss)[:3] == ["CE", "BL", "PZ"]            # the paper's column order
+    bl = by_loss["BL"]
+    assert bl[1] == f"{np.mean(BL):.4f} ± {np.std(BL, ddof=1):.4f} (5), γ=0.4"
+    assert bl[3:5] == ["–", "–"]                             # no BL on Fashion-MNIST
+    expected = stats.ttest_rel(BL, CE).confidence_interval(0.95)
+    mnist_pairs = next(line for line in lines if line.startswith("| MNIST η 0.2 |"))
+    assert f"[{expected.low:.4f}, {expected.high:.4f}] (n 5)" in mnist_pairs
 
 
 def test_figure_needs_more_than_one_seed(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from robustloss.reporting.paper import LOSS_COLUMNS, MIN_STD, attach_published, parameter_text
+from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, attach_published, parameter_text
 
 PAPER_TRIALS = 20   # paper: 20 trials per cell of Tables 1-2
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
@@ -134,8 +134,53 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str = "f1") -> str:
+    """The README's digest of the comparison: a loss per line and a column pair per (dataset,
+    eta), ours as mean ± sd (n seeds) beside the paper's mean ± sd; then a line per (dataset,
+    eta) with the paired BL − CE and PZ − CE and their 95 % intervals."""
+    rows = cell_table[cell_table["metric"] == metric]
+    order = list(DATASET_LABELS)
+    groups = sorted(rows.groupby(["dataset", "eta"]).groups,
+                    key=lambda key: (order.index(key[0]) if key[0] in order else len(order), key))
+    names = {key: f"{DATASET_LABELS.get(key[0], key[0])} η {key[1]:g}" for key in groups}
+    lines = ["| loss | " + " | ".join(f"{names[key]}: ours (n) | paper" for key in groups) + " |",
+             "|" + " --- |" * (1 + 2 * len(groups))]
+    by_cell = rows.set_index(["dataset", "eta", "column"])
+    for column in ORDER:
+        cells_of_loss = []
+        for key in groups:
+            if (*key, column) not in by_cell.index:
+                cells_of_loss += ["–", "–"]
+                continue
+            r = by_cell.loc[(*key, column)]
+            sd = "–" if pd.isna(r["std"]) else f"{r['std']:.4f}"
+            ours = f"{r['mean']:.4f} ± {sd} ({r['n']})" + (f", {r['parameter']}" if r["parameter"] else "")
+            cells_of_loss += [ours, f"{_fmt(r['paper_mean'], 3)} ± {_fmt(r['paper_std'], 3)}"]
+        if any(cell != "–" for cell in cells_of_loss):
+            lines.append(f"| {column} | " + " | ".join(cells_of_loss) + " |")
+    pairs = paired[paired["metric"] == metric] if not paired.empty else paired
+    if pairs.empty:
+        return "\n".join(lines) + "\n"
+    differences = list(dict.fromkeys(pairs["difference"]))
+    lines += ["", "| paired over seeds | " + " | ".join(f"{d} (95 % CI) | paper" for d in differences) + " |",
+              "|" + " --- |" * (1 + 2 * len(differences))]
+    by_pair = pairs.set_index(["dataset", "eta", "difference"])
+    for key in groups:
+        parts = []
+        for difference in differences:
+            if (*key, difference) not in by_pair.index:
+                parts += ["–", "–"]
+                continue
+            r = by_pair.loc[(*key, difference)]
+            parts += [f"{r['mean']:+.4f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] (n {r['n']})",
+                      f"{r['paper_difference']:+.3f}"]
+        lines.append(f"| {names[key]} | " + " | ".join(parts) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_seed_comparison(records: pd.DataFrame, out_dir: str | Path) -> str:
-    """seed_comparison.{md,csv} and paired_differences.csv under ``out_dir`` from a
+    """seed_comparison.{md,csv}, paired_differences.csv and seed_summary.md (the README's
+    digest, F1) under ``out_dir`` from a
     ``tables.records_frame``; returns the Markdown ('' when no record enters)."""
     frame = seed_frame(records)
     if frame.empty:
@@ -148,4 +193,5 @@ def write_seed_comparison(records: pd.DataFrame, out_dir: str | Path) -> str:
     paired.to_csv(out_dir / "paired_differences.csv", index=False)
     text = markdown(cell_table, paired)
     (out_dir / "seed_comparison.md").write_text(text)
+    (out_dir / "seed_summary.md").write_text(summary_markdown(cell_table, paired))
     return text
