@@ -102,11 +102,24 @@ def _fmt(value: float, digits: int = 4) -> str:
     return "–" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def _mean_sd(mean: float, std: float, digits: int = 4) -> str:
+    return f"{_fmt(mean, digits)} ± {_fmt(std, digits)}"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_fmt(low)}, {_fmt(high)}]"
+
+
+def _of_metric(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of ``table`` for ``metric`` (an empty table, which has no columns, as is)."""
+    return table[table["metric"] == metric] if not table.empty else table
+
+
 def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
     """Both tables as Markdown, a section per metric."""
     parts = []
     for metric, label in METRICS.items():
-        rows = cell_table[cell_table["metric"] == metric]
+        rows = _of_metric(cell_table, metric)
         if rows.empty:
             continue
         lines = [f"### {label}", "",
@@ -114,22 +127,21 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
                  "| diff | Welch p | outside paper 2σ |", "|" + " --- |" * 9]
         for r in rows.itertuples():
             loss = f"{r.column} ({r.parameter})" if r.parameter else r.column
-            sd = "–" if pd.isna(r.std) else f"{r.std:.4f}"
             flag = "" if pd.isna(r.outside_2sigma) else ("**yes**" if r.outside_2sigma else "no")
             # Table 2 gives BL / PZ at their best parameter for balanced accuracy, which may
             # not be the one that ran (the row's best for F1): then the paper's is named
             other = (f" ({r.paper_param})" if isinstance(r.paper_param, str) and r.paper_param
                      and r.paper_param != r.parameter else "")
-            lines.append(f"| {r.dataset} | {r.eta:g} | {loss} | {r.mean:.4f} ± {sd} | {r.n} ({r.seeds}) "
-                         f"| {_fmt(r.paper_mean, 3)} ± {_fmt(r.paper_std, 3)}{other} | {_fmt(r.diff)} "
-                         f"| {_fmt(r.welch_p, 3)} | {flag} |")
-        pairs = paired[paired["metric"] == metric] if not paired.empty else paired
+            lines.append(f"| {r.dataset} | {r.eta:g} | {loss} | {_mean_sd(r.mean, r.std)} "
+                         f"| {r.n} ({r.seeds}) | {_mean_sd(r.paper_mean, r.paper_std, 3)}{other} "
+                         f"| {_fmt(r.diff)} | {_fmt(r.welch_p, 3)} | {flag} |")
+        pairs = _of_metric(paired, metric)
         if not pairs.empty:
             lines += ["", "| dataset | η | paired difference | n | mean | 95 % CI | paper's difference |",
                       "|" + " --- |" * 7]
             for r in pairs.itertuples():
                 lines.append(f"| {r.dataset} | {r.eta:g} | {r.difference} | {r.n} | {_fmt(r.mean)} "
-                             f"| [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {_fmt(r.paper_difference, 3)} |")
+                             f"| {_interval(r.ci_low, r.ci_high)} | {_fmt(r.paper_difference, 3)} |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -138,7 +150,7 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
     """The README's digest of the comparison: a loss per line and a column pair per (dataset,
     eta), ours as mean ± sd (n seeds) beside the paper's mean ± sd; then a line per (dataset,
     eta) with the paired BL − CE and PZ − CE and their 95 % intervals."""
-    rows = cell_table[cell_table["metric"] == metric]
+    rows = _of_metric(cell_table, metric)
     order = list(DATASET_LABELS)
     groups = sorted(rows.groupby(["dataset", "eta"]).groups,
                     key=lambda key: (order.index(key[0]) if key[0] in order else len(order), key))
@@ -147,18 +159,12 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
              "|" + " --- |" * (1 + 2 * len(groups))]
     by_cell = rows.set_index(["dataset", "eta", "column"])
     for column in ORDER:
-        cells_of_loss = []
-        for key in groups:
-            if (*key, column) not in by_cell.index:
-                cells_of_loss += ["–", "–"]
-                continue
-            r = by_cell.loc[(*key, column)]
-            sd = "–" if pd.isna(r["std"]) else f"{r['std']:.4f}"
-            ours = f"{r['mean']:.4f} ± {sd} ({r['n']})" + (f", {r['parameter']}" if r["parameter"] else "")
-            cells_of_loss += [ours, f"{_fmt(r['paper_mean'], 3)} ± {_fmt(r['paper_std'], 3)}"]
+        cells_of_loss = _pairs_of_cells(by_cell, [(*key, column) for key in groups], lambda r: [
+            f"{_mean_sd(r['mean'], r['std'])} ({r['n']})" + (f", {r['parameter']}" if r["parameter"] else ""),
+            _mean_sd(r["paper_mean"], r["paper_std"], 3)])
         if any(cell != "–" for cell in cells_of_loss):
             lines.append(f"| {column} | " + " | ".join(cells_of_loss) + " |")
-    pairs = paired[paired["metric"] == metric] if not paired.empty else paired
+    pairs = _of_metric(paired, metric)
     if pairs.empty:
         return "\n".join(lines) + "\n"
     differences = list(dict.fromkeys(pairs["difference"]))
@@ -166,22 +172,26 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
               "|" + " --- |" * (1 + 2 * len(differences))]
     by_pair = pairs.set_index(["dataset", "eta", "difference"])
     for key in groups:
-        parts = []
-        for difference in differences:
-            if (*key, difference) not in by_pair.index:
-                parts += ["–", "–"]
-                continue
-            r = by_pair.loc[(*key, difference)]
-            parts += [f"{r['mean']:+.4f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] (n {r['n']})",
-                      f"{r['paper_difference']:+.3f}"]
+        parts = _pairs_of_cells(by_pair, [(*key, d) for d in differences], lambda r: [
+            f"{r['mean']:+.4f} {_interval(r['ci_low'], r['ci_high'])} (n {r['n']})",
+            f"{r['paper_difference']:+.3f}"])
         lines.append(f"| {names[key]} | " + " | ".join(parts) + " |")
     return "\n".join(lines) + "\n"
 
 
+def _pairs_of_cells(table: pd.DataFrame, keys: list[tuple], render) -> list[str]:
+    """Two Markdown cells per key of ``table``'s index, ``render(row)``; dashes where the key
+    is absent."""
+    cells_out: list[str] = []
+    for key in keys:
+        cells_out += render(table.loc[key]) if key in table.index else ["–", "–"]
+    return cells_out
+
+
 def write_seed_comparison(records: pd.DataFrame, out_dir: str | Path) -> str:
     """seed_comparison.{md,csv}, paired_differences.csv and seed_summary.md (the README's
-    digest, F1) under ``out_dir`` from a
-    ``tables.records_frame``; returns the Markdown ('' when no record enters)."""
+    digest, F1) under ``out_dir`` from a ``tables.records_frame``; returns the Markdown (''
+    when no record enters)."""
     frame = seed_frame(records)
     if frame.empty:
         return ""
