@@ -29,8 +29,12 @@ def test_hydra_app_writes_a_record_with_f1_well_above_chance(tmp_path):
     assert record["settings"]["loss"] == {"name": "blurry", "delay": 0,
                                           "params": {"gamma": 0.4, "detach_weight": True}}
     assert record["config"]["loss"]["gamma"] == 0.4 and record["config"]["seed"] == 3
-    for key in ("timings", "folds", "versions", "device", "git", "created", "data"):
+    for key in ("timings", "folds", "provenance", "device", "created", "data"):
         assert key in record
+    stamp = record["provenance"]  # taken when the run started, with this job's own overrides
+    assert stamp["taken"] == "start" and stamp["started"] <= record["created"]
+    assert {"loss=blurry", "loss.gamma=0.4", "seed=3"} <= set(stamp["overrides"])
+    assert stamp["machine"]["cpu"]["model"] and stamp["versions"]["torch"]
     assert len(record["folds"]) == 3
     arrays = RecordStore(tmp_path).load_arrays(record["id"])
     assert arrays["probabilities"].shape == (1797, 10)

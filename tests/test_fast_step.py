@@ -51,10 +51,11 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("loss_name", sorted(LOSS_PARAMS))
-def test_loss_and_gradients_equal_the_textbook_step(loss_name, precision):
-    """float32: equal to float32 rounding. bf16 (channels-last, autocast): the fast step is
-    as close to the float32 textbook step as the bf16 textbook step is (bf16 keeps ~3
-    digits and the two orders round differently, so that is the resolution there is)."""
+def test_loss_and_gradients_match_the_textbook_step_to_rounding(loss_name, precision):
+    """float32: within 1e-5 relative (float32 rounding of another summation order).
+    bf16 (channels-last, autocast): the fast step is as close to the float32 textbook step
+    as the bf16 textbook step is (bf16 keeps ~3 digits and the two orders round differently,
+    so that is the resolution there is)."""
     torch.manual_seed(0)
     model = models.build("small_cnn", (1, 28, 28), 10).train()
     x = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(1)).float()

@@ -51,7 +51,7 @@ def test_auto_on_this_cpu_follows_its_instructions():
 
 def test_explicit_precisions():
     assert resolve_precision("bf16", "cpu").channels_last  # the CPU fast path
-    assert resolve_precision("fp32", "cpu").channels_last  # the same numbers, faster
+    assert resolve_precision("fp32", "cpu").channels_last  # the same maths, faster (other rounding)
     assert not resolve_precision("fp32", "cuda", bf16_supported=True).channels_last
     assert resolve_precision("bf16", "cuda", bf16_supported=True).dtype == torch.bfloat16
     fp16 = resolve_precision("fp16", "cpu")

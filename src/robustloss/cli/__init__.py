@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:  # usage, --help, --version, or an unknown command
         parser.parse_args(argv)
     command, rest = argv[0], argv[1:]
+    from robustloss.training.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # this process is ours (training/host_memory.py)
     if command == "run":
         return run_hydra(rest)
     import importlib

@@ -6,7 +6,8 @@ PATH: an image folder (``PATH/<class>/<image>``), an ``.npz`` (``images``, ``lab
 feature table (``.csv`` / ``.parquet`` with a label column, or ``.npy`` with ``--labels``).
 Writes into DIR (default ``label_issues/<input name>``): ``label_issues.csv`` (one row per
 sample, most suspicious first), ``review.csv`` (the K most suspicious), ``report.html`` and
-``find_issues.json`` (the settings, the chosen parameters, versions: how to reproduce it).
+``find_issues.json`` (the settings, the chosen parameters, and the provenance taken when it
+started: command, commit, versions, machine).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def create(out: Path) -> Path:
 
 
 def run_find_issues(args) -> int:
-    from robustloss.experiments.provenance import git_commit, package_versions
+    from robustloss.experiments.provenance import close_stamp, take_stamp
     from robustloss.find.core import FindSettings, find_label_issues
     from robustloss.find.inputs import check_classes, load_user_data
     from robustloss.find.report import summary_line, write_report
@@ -115,6 +116,7 @@ def run_find_issues(args) -> int:
         raise UserError(f"--review must be at least 1, got {args.review}")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="robustloss: %(message)s", stream=sys.stderr)
+    stamp = take_stamp()
     out = output_folder(args)
     settings = {f.name: getattr(args, f.name) for f in fields(FindSettings)}
     start = time.perf_counter()
@@ -130,13 +132,13 @@ def run_find_issues(args) -> int:
                  review=max(args.review, 48))
     attrs = table.attrs
     (out / "find_issues.json").write_text(json.dumps({
-        "input": str(Path(args.path).expanduser().resolve()), "command": sys.argv,
+        "input": str(Path(args.path).expanduser().resolve()),
         "settings": attrs["settings"], "loss_params": attrs["loss_params"],
         "estimated_noise_rate": attrs["estimated_noise_rate"],
         "choice": attrs["choice"], "passes": attrs["passes"], "model": attrs["model"],
         "num_flagged": attrs["num_flagged"], "num_samples": attrs["num_samples"],
         "class_names": attrs["class_names"], "seconds": seconds,
-        "versions": package_versions(), "git": git_commit()}, indent=2))
+        "provenance": close_stamp(stamp)}, indent=2))
     print(f"{summary_line(table)}; estimated noise rate {100 * attrs['estimated_noise_rate']:.1f}%; "
           f"{attrs['loss']} {attrs['loss_params'] or ''} ({attrs['passes']} passes, {seconds:.0f} s)")
     if "flagged_ce" in table:

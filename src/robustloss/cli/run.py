@@ -24,6 +24,7 @@ from robustloss.experiments.config import config_path
 from robustloss.experiments.experiment import ExperimentSettings, run_and_record
 from robustloss.experiments.progress import summarise_unfinished
 from robustloss.experiments.threads import use_threads
+from robustloss.training.host_memory import keep_freed_memory
 
 log = logging.getLogger("robustloss")
 
@@ -103,13 +104,15 @@ def experiment(cfg: DictConfig) -> dict:
     if "sweep" in cfg and HydraConfig.get().mode != RunMode.MULTIRUN:
         raise UserError("this experiment config describes a table sweep: run it with "
                         "`robustloss reproduce <table>` (make reproduce-<table>), not as one experiment")
+    keep_freed_memory()  # a job's process is ours, in a worker too (training/host_memory.py)
     with as_user_errors():
         config = OmegaConf.to_container(cfg, resolve=True)
         settings = ExperimentSettings.from_config(config)
         launcher = HydraConfig.get().launcher
         use_threads(cfg.get("threads", "auto"), launcher.get("n_jobs")
                     if HydraConfig.get().mode == RunMode.MULTIRUN else None)
-    record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress)
+    record, ran = run_and_record(settings, cfg.results_dir, cfg.force, config, cfg.progress,
+                                 overrides=list(HydraConfig.get().overrides.task))
     m = record["metrics"]
     status = f"ran in {record['timings']['total_seconds']:.1f}s" if ran else "skipped (record exists)"
     if m.get("n_corrupted", 1) == 0:  # the labels as given, no known corruption: no F1

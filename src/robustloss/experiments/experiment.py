@@ -25,7 +25,7 @@ from robustloss.detection.detect import DETECTORS, check_detector_params, eviden
 from robustloss.detection.judge import NoisyLabels, judge
 from robustloss.detection.metrics import detection_scores
 from robustloss.errors import UserError, as_user_errors, check_choice
-from robustloss.experiments.provenance import describe_device, git_commit, package_versions, resolve_device
+from robustloss.experiments.provenance import close_stamp, describe_device, resolve_device, take_stamp
 from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the API's names)
     PIPELINE_VERSION,
     PROTOCOLS,
@@ -172,9 +172,12 @@ def noisy_labels(settings: ExperimentSettings, data: datasets.LabelledData,
 
 def run_experiment(settings: ExperimentSettings, progress: bool = True,
                    cache_dir: str | Path | None = None,
-                   prepared: Prepared | None = None) -> tuple[dict, dict]:
+                   prepared: Prepared | None = None,
+                   stamp: dict | None = None) -> tuple[dict, dict]:
     """Run one experiment. Returns (record without id/config, arrays for the .npz).
-    ``cache_dir``: where the test-set protocol may share trained predictions across eta."""
+    ``cache_dir``: where the test-set protocol may share trained predictions across eta;
+    ``stamp``: the provenance taken when the run started (default: now, before training)."""
+    stamp = stamp or take_stamp()
     p = prepared or prepare(settings)
     data, sample_index, make_model, device = p.data, p.sample_index, p.make_model, p.device
     schedule, input_shape = p.schedule, tuple(p.data.images.shape[1:])
@@ -214,8 +217,7 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
                  "fingerprint": _fingerprint(data)},
         "device": describe_device(device),
         "arithmetic": result.plan.arithmetic(),
-        "versions": package_versions(),
-        "git": git_commit(),
+        "provenance": close_stamp(stamp),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     arrays = {
@@ -236,14 +238,18 @@ def has_dynamics(record: dict, wanted: str) -> bool:
 
 def run_and_record(
     settings: ExperimentSettings, results_dir: str, force: bool = False,
-    config: dict | None = None, progress: bool = True,
+    config: dict | None = None, progress: bool = True, overrides: list[str] | None = None,
 ) -> tuple[dict, bool]:
     """Run the experiment unless its record exists (or ``force``), and write the record.
 
     Returns (record, ran): ``ran`` is False when an existing record was reused. A record
     that exists but cannot be read is reported and re-run, never used. ``config`` (the full
-    resolved config) is stored in the record beside the settings.
+    resolved config) is stored in the record beside the settings; ``overrides`` (the
+    command line's, or a sweep job's own) go into its provenance, taken before any data is read.
     """
+    stamp = take_stamp()
+    if overrides is not None:
+        stamp["overrides"] = list(overrides)
     with as_user_errors():
         validate(settings)
         store, rid = RecordStore(check_writable(results_dir)), settings.id
@@ -258,7 +264,7 @@ def run_and_record(
         if existing is not None:
             log.info("record %s lacks dynamics=%s; re-running it", rid, settings.dynamics)
     prepared = prepare(settings)
-    record, arrays = run_experiment(settings, progress, store.root / "predictions", prepared)
+    record, arrays = run_experiment(settings, progress, store.root / "predictions", prepared, stamp)
     record = {"id": rid, **record, "config": config or record["settings"]}
     try:
         store.write(record, arrays)

@@ -215,7 +215,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     if auto:
         chosen = choose_parameter(settings.loss, noise)
         params = {PARAMETER_OF[settings.loss]: chosen.value}
-        choice = {"by": "noise_structure", "reason": chosen.reason,
+        choice = {"reason": chosen.reason,
                   "estimated_noise_rate": noise.rate, "estimated_flip_rate": noise.flip}
         log.info("%s = %g: %s", PARAMETER_OF[settings.loss], chosen.value, chosen.reason)
     probs = ce_probs if settings.loss == "ce" else run_pass(settings.loss, params)

@@ -19,6 +19,7 @@ import pandas as pd
 from robustloss.errors import UserError
 from robustloss.records import find_records, noise_kind
 from robustloss.reporting.paper import LOSS_COLUMNS, attach_published
+from robustloss.reporting.provenance import provenance_frame, provenance_line
 from robustloss.reporting.seed_statistics import write_seed_comparison
 
 log = logging.getLogger(__name__)
@@ -170,9 +171,10 @@ def long_frame(records: list[dict]) -> pd.DataFrame:
 
 def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                  paper: bool = False) -> str:
-    """Write CSV / Markdown / LaTeX tables for every detector and metric, and records.csv (one
-    row per record); return the Markdown. ``paper``: add the paper's value, the difference,
-    and † where we are outside the paper's +-2 sigma, and the comparison over seeds
+    """Write CSV / Markdown / LaTeX tables for every detector and metric, records.csv (one
+    row per record) and provenance.csv (what made each record: commit, source state, CPU);
+    return the Markdown, opened by the records' provenance line. ``paper``: add the paper's
+    value, the difference, and † where we are outside the paper's +-2 sigma, and the comparison over seeds
     (seed_comparison.md/.csv, paired_differences.csv: robustloss.reporting.seed_statistics)."""
     found = find_records(results_dir)
     records = [r for r in found if r["metrics"].get("n_corrupted", 1) > 0]
@@ -186,7 +188,9 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     out_dir = Path(out_dir or Path(results_dir) / "tables")
     out_dir.mkdir(parents=True, exist_ok=True)
     long_frame(records).to_csv(out_dir / "records.csv", index=False)
-    sections = []
+    origins = provenance_frame(records)
+    origins.to_csv(out_dir / "provenance.csv", index=False)
+    sections = [f"Records: {provenance_line(origins)}\n"]
     for metric, title in METRICS.items():
         summary = summarise(frame, metric)
         if paper:

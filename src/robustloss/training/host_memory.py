@@ -7,6 +7,11 @@ page faults were a fifth of the small CNN's CPU step (``make bench``). Raising t
 thresholds keeps those blocks in the heap, where the next step finds them. The memory
 stays with the process (its resident size is the peak of one step, which it reaches
 anyway). No effect, and no error, where the C library is not glibc.
+
+The setting is the whole process's, so the library never makes it on its own: importing
+``robustloss`` or calling ``run_and_record`` from a notebook leaves the allocator alone.
+Only the processes this package owns call it: the ``robustloss`` command (``cli.main``) and
+every Hydra job of ``robustloss run`` (``cli.run.experiment``: joblib and SLURM workers).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from torch import nn
 
 from robustloss.components.losses import LossSchedule
 from robustloss.training.augment import augment_batch
-from robustloss.training.host_memory import keep_freed_memory
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.train_settings import BatchHook, InputTransform, TrainSettings
 
@@ -62,8 +61,6 @@ def fit(
     prediction. ``on_epoch_end(epoch, mean_loss)`` is called after every epoch; ``on_batch``
     (a BatchHook) after every batch's forward pass."""
     settings, precision, device = plan.settings, plan.precision, plan.device
-    if device.type == "cpu":
-        keep_freed_memory()
     transform = plan.input_transform(images)
     optimizer = make_optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(

@@ -1,7 +1,8 @@
 """Arithmetic precision of training, one setting (``train.precision``):
 
-- ``fp32``: no autocast; on a CPU in channels-last memory format (the same numbers, faster:
-  1.2x on the small CNN, 1.2-1.3x on the ResNets, ``make bench``).
+- ``fp32``: no autocast; on a CPU in channels-last memory format (the same maths in another
+  summation order, so other float32 rounding, not the same bits; faster: 1.2x on the small
+  CNN, 1.2-1.3x on the ResNets, ``make bench``).
 - ``bf16``: bfloat16 autocast (same exponent range as float32: no loss scaling); on a CPU
   also channels-last memory format, where the two together are the fast path.
 - ``fp16``: float16 autocast with a GradScaler (the authors' code: ``torch.cuda.amp``; the

@@ -31,7 +31,6 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from robustloss.components.losses import LossSchedule
 from robustloss.training.augment import augment_batch
-from robustloss.training.host_memory import keep_freed_memory
 from robustloss.training.loop import make_optimizer, step
 from robustloss.training.plan import TrainingPlan, steps_agree
 from robustloss.training.train_settings import BatchHook, InputTransform
@@ -55,8 +54,6 @@ def fit_stacked(
     decision is the caller's). ``on_epoch_end(epoch, mean_losses)``;
     ``on_batch[m]``: model m's BatchHook (sample indices relative to its training set)."""
     settings, precision, device = plan.settings, plan.precision, plan.device
-    if device.type == "cpu":
-        keep_freed_memory()
     sizes = [len(idx) for idx in train_indices]
     if not steps_agree(sizes, settings.batch_size):
         raise ValueError(f"training sets of sizes {sizes} take different numbers of steps")
