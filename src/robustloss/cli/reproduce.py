@@ -2,6 +2,7 @@
 one experiment per core with the default --launcher parallel; one after another with
 local; as SLURM job arrays with slurm), then the tables beside the paper's numbers.
 
+    robustloss reproduce rows --rates 0.4 [--settings table2] [--seeds 3] [--list]   (cli/reproduce_rows.py)
     robustloss reproduce table1|table3|table4|table5|noise_kinds|figures [--launcher parallel|local|slurm]
         [--datasets mnist,cifar10]
         [--seeds 3] [--rates 0.2,0.4] [--gammas 0.3,0.4] [--cs 0.01,0.02] [--smoke]
@@ -124,8 +125,9 @@ def run_sweeps(table: str, args, results: str) -> list[int]:
 @cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="robustloss reproduce", description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", choices=(*TABLES, "figures"),
-                        help="a table, or figures (the sweeps behind the paper's figures)")
+    parser.add_argument("table", choices=(*TABLES, "figures", "rows"),
+                        help="a table, figures (the sweeps behind the paper's figures), or rows "
+                             "(whole Table 1 rows over a few seeds, planned from the paper's table)")
     parser.add_argument("--launcher", choices=("parallel", "local", "slurm"), default="parallel",
                         help="parallel: side by side on this machine (default); local: one "
                              "after another; slurm: job arrays")
@@ -137,16 +139,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gammas", help="comma list: BL gamma grid")
     parser.add_argument("--cs", help="comma list: PZ c grid")
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the chain")
+    parser.add_argument("--settings", choices=("table1", "table2"), default="table1",
+                        help="rows: Table 1's best gamma / c and baselines (default), or Table 2's "
+                             "own gamma / c for BL and PZ")
+    parser.add_argument("--list", action="store_true",
+                        help="rows: list the plan, done and missing, and run nothing")
     parser.add_argument("--results", help="records folder (default: results/<table>[_smoke])")
     argv = sys.argv[1:] if argv is None else list(argv)
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     args.overrides = argv[split + 1:]  # extra Hydra overrides, after --
 
-    results = args.results or f"results/{args.table}{'_smoke' if args.smoke else ''}"
+    default = "results/paper" if args.table == "rows" else f"results/{args.table}"
+    results = args.results or f"{default}{'_smoke' if args.smoke else ''}"
     with as_user_errors():
         check_writable(results)  # once, before any sweep is launched
     start = time.perf_counter()
+    if args.table == "rows":
+        from robustloss.cli.reproduce_rows import run_rows
+
+        code = run_rows(args, results)
+        if args.list:
+            return code
+        return max(code, subprocess.call([sys.executable, "-m", "robustloss.cli", "tables",
+                                          results, "--paper"], stdout=subprocess.DEVNULL))
     if args.table == "figures":
         codes = [c for sweep in FIGURE_SWEEPS for c in run_sweeps(sweep, args, results)]
         print(f"\nsweeps finished in {time.perf_counter() - start:.1f} s; exit codes {codes}")
