@@ -67,9 +67,9 @@ def run_rows(args, results: str) -> int:
         workers = len(commands)
     else:
         workers = _cores() if args.launcher == "parallel" else 1
-        threads = max(1, _cores() // workers)
-        commands = [[sys.executable, "-m", "robustloss.run", *job, f"threads={threads}"]
-                    for job in missing]
+        threads = [] if any(o.startswith("threads=") for o in args.overrides) else [
+            f"threads={max(1, _cores() // workers)}"]                 # a user's threads= wins
+        commands = [[sys.executable, "-m", "robustloss.run", *job, *threads] for job in missing]
 
     def run(cmd: list[str]) -> int:
         print("+", " ".join(cmd[3:]), flush=True)
