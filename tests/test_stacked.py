@@ -59,10 +59,17 @@ def test_stacked_folds_give_the_sequential_out_of_fold_probabilities(loss, train
     assert all(f["stacked"] for f in stacked.folds)
     assert not any(f["stacked"] for f in sequential.folds)
     np.testing.assert_array_equal(stacked.fold_of, sequential.fold_of)
-    np.testing.assert_allclose(stacked.probabilities, sequential.probabilities, atol=2e-5)
+    # Same maths, not the same bits: the batched kernels round differently from the per-fold
+    # ones, by an amount that depends on the CPU's vector unit, and training amplifies it.
+    # Largest differences measured over this test's five cases, forcing each kernel set
+    # (ATEN_CPU_CAPABILITY=default/avx2/avx512 x ONEDNN_MAX_CPU_ISA=SSE41/AVX2/AVX512):
+    # probabilities 1.0e-3, epoch losses 1.1e-4 relative, argmax always equal. A stacking bug
+    # (a fold trained on another's samples, a wrong mask) moves probabilities by 1e-1.
+    np.testing.assert_allclose(stacked.probabilities, sequential.probabilities, atol=5e-3)
+    np.testing.assert_array_equal(stacked.probabilities.argmax(1), sequential.probabilities.argmax(1))
     for a, b in zip(stacked.folds, sequential.folds, strict=True):
         assert a["n_train"] == b["n_train"] and a["n_held_out"] == b["n_held_out"]
-        np.testing.assert_allclose(a["epoch_losses"], b["epoch_losses"], rtol=1e-4)
+        np.testing.assert_allclose(a["epoch_losses"], b["epoch_losses"], rtol=1e-3)
         assert a["epoch_losses"][-1] < a["epoch_losses"][0]  # something was trained
 
 
@@ -74,13 +81,15 @@ def test_stacked_batch_hooks_see_what_sequential_hooks_see():
     key = lambda entry: (entry[0], entry[1], entry[2][0].item())  # noqa: E731
     for a, b in zip(sorted(stacked_log, key=key), sorted(sequential_log, key=key), strict=True):
         assert a[:2] == b[:2] and torch.equal(a[2], b[2])
-        torch.testing.assert_close(a[3], b[3], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(a[3], b[3], atol=3e-2, rtol=0)  # measured at most 6.3e-3
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
 def test_stacked_models_draw_their_own_dropout_masks(dropout):
-    """Two stacked copies of one model on the same samples in the same order end identical
-    without dropout, and differ with it: each draws its own masks (randomness="different")."""
+    """Two stacked copies of one model on the same samples in the same order end equal to
+    rounding without dropout (measured: at most 1.6e-8 apart, on avx2 kernels; 0 on avx512),
+    and differ with it (2.3e-2; training moved them 1.2e-2): each draws its own masks
+    (randomness="different")."""
     images, labels = digits(200)
     x, y = torch.as_tensor(images), torch.as_tensor(labels)
     torch.manual_seed(0)
@@ -91,10 +100,12 @@ def test_stacked_models_draw_their_own_dropout_masks(dropout):
                 TrainingPlan.resolve(TrainSettings(epochs=1, lr=3e-3, inputs="unit",
                                                    precision="fp32"), "cpu"),
                 [torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)])
-    same = all(torch.equal(a, b) for a, b in zip(twins[0].parameters(), twins[1].parameters(),
-                                                 strict=True))
-    moved = not torch.equal(next(first.parameters()), next(initial.parameters()))
-    assert moved and same == (dropout == 0)
+    apart = max((a - b).abs().max().item() for a, b in zip(twins[0].parameters(),
+                                                            twins[1].parameters(), strict=True))
+    moved = max((a - b).abs().max().item() for a, b in zip(first.parameters(),
+                                                            initial.parameters(), strict=True))
+    assert moved > 1e-3
+    assert apart < 1e-6 if dropout == 0 else apart > 1e-3
 
 
 def test_stacking_decision():
