@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow test-all lint tables clean-demo bench \
-	reproduce-table1 reproduce-table1-rows reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
+	reproduce-table1 reproduce-table1-rows reproduce-table2-rows reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
 	reproduce-noise figures \
 	fidelity-effects find-issues-checks find-issues-benchmark test-studies gpu-check gpu-fidelity
 
@@ -65,11 +65,15 @@ reproduce-table1: $(STAMP)  ## Tables 1+2: 4 datasets x eta x 7 losses (BL/PZ gr
 # Table 1 rows over seeds (issue 39): eta 0.2, the 5 baselines + BL and PZ at the paper's best
 # gamma / c for that row (Table 1: MNIST 0.4 / 0.01, Fashion-MNIST 0.2 / 0.005), seeds 0..SEEDS-1,
 # into results/paper (committed records), then the comparison with the paper's statistics.
-ROWS = $(RL) reproduce table1 --launcher $(or $(LAUNCHER),parallel) --rates 0.2 --seeds $(or $(SEEDS),5) \
-	--results $(or $(RESULTS),results/paper)
-reproduce-table1-rows: $(STAMP)  ## Table 1 rows: MNIST + Fashion-MNIST at eta 0.2, 7 losses at the paper's best gamma/c, 5 seeds (SEEDS=3)
-	$(ROWS) --datasets mnist --gammas 0.4 --cs 0.01 -- $(OVERRIDES)
-	$(ROWS) --datasets fashion_mnist --gammas 0.2 --cs 0.005 -- $(OVERRIDES)
+# The plan of each row (best gamma / c, strongest baseline) is read from the paper's published
+# table (reporting/paper/rows.py); only experiments without a record run. LIST=1: list only.
+ROWS = $(RL) reproduce rows --rates $(or $(ETA),0.2) --seeds $(or $(SEEDS),3) \
+	--launcher $(or $(LAUNCHER),parallel) --results $(or $(RESULTS),results/paper) $(if $(LIST),--list)
+reproduce-table1-rows: $(STAMP)  ## Table 1 rows, MNIST + Fashion-MNIST at ETA=0.2 (or 0.4,0.1,0.3), seeds 0-2 (SEEDS=); LIST=1 lists
+	$(ROWS) --settings table1 -- $(OVERRIDES)
+
+reproduce-table2-rows: $(STAMP)  ## BL and PZ at Table 2's own gamma / c (ETA=0.2), seeds 0-2; LIST=1 lists
+	$(ROWS) --settings table2 -- $(OVERRIDES)
 
 reproduce-table2: reproduce-table1  ## Table 2 comes from the same sweep as Table 1
 

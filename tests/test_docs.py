@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -144,3 +145,48 @@ def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
     for name in ("seed_comparison.csv", "paired_differences.csv"):
         committed = pd.read_csv(REPO / "docs" / "tables" / name)
         pd.testing.assert_frame_equal(committed, pd.read_csv(tmp_path / name), rtol=1e-9, obj=refresh)
+
+
+def quick_start_blocks() -> tuple[list[str], str]:
+    """The README's Quick start: its shell command lines (comments dropped) and its Python."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Quick start\n"):]
+    section = section[:section.index("\n## ", 1)]
+    commands = [line.split("  #")[0].strip()
+                for block in re.findall(r"```bash\n(.*?)```", section, re.S)
+                for line in block.splitlines() if line.strip()]
+    python = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    return commands, python
+
+
+def test_the_readme_quick_start_runs_as_written(tmp_path):
+    """Every command and Python line of the README's Quick start, copied as a newcomer copies
+    them, in an empty folder: the placeholders `path/to/images/` and `mine.npz` are made
+    there (300 digits, a few labels moved). The Python run_and_record finds the sweep's record
+    (one experiment id for the command line and Python), and every output lands where the
+    README says."""
+    from .test_find_issues import planted_digits, write_folder
+
+    commands, python = quick_start_blocks()
+    assert commands and all(c.startswith("robustloss ") for c in commands), commands
+    assert "find_label_issues" in python and "run_and_record" in python
+    images, labels, _ = planted_digits()
+    keep = np.random.default_rng(1).choice(len(labels), 300, replace=False)
+    write_folder(tmp_path / "path" / "to" / "images", images[keep], labels[keep])
+    np.savez(tmp_path / "mine.npz", images=images[keep], labels=labels[keep])
+    env = {**os.environ, "PATH": f"{ROBUSTLOSS.parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in commands:
+        done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+    check = python + "\nprint(ran, len(issues), issues.attrs['num_flagged'])\n"
+    done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ran, rows, flagged = done.stdout.split()[-3:]
+    assert ran == "False" and int(rows) == 300 and int(flagged) > 0
+    assert len(list((tmp_path / "results" / "runs").glob("*.json"))) == 1
+    assert len(list((tmp_path / "results" / "mine").glob("*.json"))) == 2
+    assert (tmp_path / "results" / "mine" / "tables" / "records.csv").exists()
+    for name in ("images", "mine.npz"):  # label_issues/<input name>/
+        assert (tmp_path / "label_issues" / name / "report.html").exists(), name

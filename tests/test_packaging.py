@@ -85,8 +85,11 @@ def test_the_wheel_holds_the_configs_and_runs_from_elsewhere(installed):
                      "results_dir=results", "progress=false")
     assert run.returncode == 0, run.stderr[-3000:]
     record = json.loads(next((work / "results").glob("*.json")).read_text())
+    stamp = record["provenance"]  # an installed package has no checkout: no commit claimed
+    assert stamp["commit"] is None and stamp["versions"]["robustloss"] == "0.2.0"
     tables = robustloss(installed, "tables", "results")
     assert tables.returncode == 0 and "| digits (n=300) | 0.2" in tables.stdout
+    assert "1 record from 1 commit (no commit ×1); no checkout 1" in tables.stdout
     figures = robustloss(installed, "figures", "results", "--only", "1")
     assert figures.returncode == 0 and (work / "results" / "figures" / "fig1_loss_shapes.png").exists()
     # the README's API example names the same experiment

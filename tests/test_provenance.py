@@ -148,7 +148,7 @@ def test_tables_say_which_records_came_from_modified_source(checkout, monkeypatc
     line = write_tables(results).splitlines()[0]
     cpu = provenance.describe_cpu()
     head = clean["provenance"]["commit"][:7]
-    assert line.startswith(f"Records: 3 records from 2 commit(s) ({head} ×2, f904349 ×1)"), line
+    assert line.startswith(f"Records: 3 records from 2 commits ({head} ×2, f904349 ×1)"), line
     assert f"clean 1; modified source 1 ({modified['id']}); stamped at the end 1" in line, line
     assert f"{cpu['model']} ({' '.join(cpu['flags']) or 'no avx2'}) ×2" in line
     assert "CPU not recorded ×1" in line

@@ -4,7 +4,6 @@ over seeds, and Figure 9, from hand-made records (scipy's raw-sample tests as th
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
@@ -76,24 +75,67 @@ def test_written_tables_and_figure(rows, tmp_path):
     assert (data.loc[data["loss"] == "blurry", "seeds"] == 5).all()
 
 
-def test_the_readme_digest_puts_datasets_side_by_side_in_the_papers_order(rows):
-    # a Fashion-MNIST row with CE only, seeds 0-1, written after MNIST's records
-    for seed, f1 in enumerate([0.884, 0.886]):
+GCE = [0.975, 0.975, 0.977]                      # seeds 0-2: the row's strongest other baseline
+
+
+def digest(folder) -> dict[str, list[str]]:
+    """The README digest's lines by row name, split into cells."""
+    frame = seed_frame(records_frame(find_records(folder)))
+    text = summary_markdown(cells(frame, "f1"), paired_differences(frame, "f1"))
+    lines = [line.strip("| ").split(" | ") for line in text.splitlines()[2:]]
+    return {line[0]: line[1:] for line in lines}
+
+
+def test_the_readme_digest_has_a_line_per_row_with_its_intervals_and_verdict(rows):
+    for seed, f1 in enumerate(GCE):
+        make_record(rows, 50 + seed, "mnist", 0.2, "gce", f1, seed=seed)
+    for seed, f1 in enumerate([0.884, 0.886]):   # a Fashion-MNIST row with CE only
         make_record(rows, 100 + seed, "fashion_mnist", 0.2, "ce", f1, seed=seed)
-    frame = seed_frame(records_frame(find_records(rows)))
-    table = pd.concat([cells(frame, "f1"), cells(frame, "balanced_accuracy")])
-    paired = paired_differences(frame, "f1")
-    lines = summary_markdown(table, paired).splitlines()
-    assert lines[0].index("| MNIST η 0.2") < lines[0].index("| Fashion-MNIST η 0.2")
-    by_loss = {line.strip("| ").split(" | ")[0]: line.strip("| ").split(" | ")
-               for line in lines[2:] if line.startswith("| ")}
-    assert list(by_loss)[:3] == ["CE", "BL", "PZ"]            # the paper's column order
-    bl = by_loss["BL"]
-    assert bl[1] == f"{np.mean(BL):.4f} ± {np.std(BL, ddof=1):.4f} (5), γ=0.4"
-    assert bl[3:5] == ["–", "–"]                             # no BL on Fashion-MNIST
+    lines = digest(rows)
+    assert list(lines) == ["MNIST η 0.2", "Fashion-MNIST η 0.2"]   # the paper's order
+    bl_ce, pz_ce, bl_best, outside, verdict = lines["MNIST η 0.2"]
     expected = stats.ttest_rel(BL, CE).confidence_interval(0.95)
-    mnist_pairs = next(line for line in lines if line.startswith("| MNIST η 0.2 |"))
-    assert f"[{expected.low:.4f}, {expected.high:.4f}] (n 5)" in mnist_pairs
+    assert bl_ce == (f"{np.mean(np.subtract(BL, CE)):+.4f} [{expected.low:.4f}, {expected.high:.4f}], "
+                     "n 5; paper +0.009")
+    # MNIST eta 0.2's strongest other baseline in the paper's Table 1 is GCE (0.975)
+    expected = stats.ttest_rel(BL[:3], GCE).confidence_interval(0.95)
+    assert bl_best.startswith("GCE: ") and f"[{expected.low:.4f}, {expected.high:.4f}], n 3" in bl_best
+    assert outside == f"PZ {np.mean(PZ) - 0.983:+.4f}"      # the paper's PZ: 0.983 ± 0.001
+    assert verdict == "BL holds; PZ cannot tell at n 5"      # PZ − CE includes zero
+    assert lines["Fashion-MNIST η 0.2"][:3] == ["–", "–", "–"]
+
+
+def test_a_row_against_the_paper_is_written_as_such(tmp_path):
+    """BL below its strongest baseline on every seed, and a CE cell far off the paper's."""
+    for seed in range(3):
+        make_record(tmp_path, seed, "mnist", 0.4, "ce", 0.950 + 0.001 * seed, seed=seed)
+        make_record(tmp_path, 10 + seed, "mnist", 0.4, "gce", 0.990 + 0.001 * seed, seed=seed)
+        make_record(tmp_path, 20 + seed, "mnist", 0.4, "blurry", 0.980 + 0.002 * seed, seed=seed,
+                    gamma=0.5)
+        make_record(tmp_path, 30 + seed, "mnist", 0.4, "piecewise_zero", 0.960 - 0.003 * seed,
+                    seed=seed, c=0.04)
+    bl_ce, pz_ce, bl_best, outside, verdict = digest(tmp_path)["MNIST η 0.4"]
+    assert bl_best.startswith("GCE: −") or bl_best.startswith("GCE: -")
+    assert verdict == "BL does not hold; PZ cannot tell at n 3"
+    assert outside.startswith("CE -0.02")     # paper 0.973 ± 0.001: ours 0.951
+
+
+def test_each_table_is_compared_at_the_papers_own_setting_when_it_ran(tmp_path):
+    """BL at γ 0.4 (five seeds, Table 1's γ for MNIST η 0.2) and at γ 0.5 (three seeds,
+    Table 2's): F1 is compared at 0.4, balanced accuracy at 0.5, in the tables and Figure 9."""
+    for seed in range(5):
+        make_record(tmp_path, seed, "mnist", 0.2, "ce", 0.975, seed=seed)
+        make_record(tmp_path, 10 + seed, "mnist", 0.2, "blurry", 0.984, seed=seed, gamma=0.4)
+    for seed in range(3):
+        make_record(tmp_path, 20 + seed, "mnist", 0.2, "blurry", 0.983, seed=seed, gamma=0.5)
+    records = records_frame(find_records(tmp_path))
+    for metric, gamma, n in [("f1", 0.4, 5), ("balanced_accuracy", 0.5, 3)]:
+        bl = cells(seed_frame(records, metric), metric).set_index("column").loc["BL"]
+        assert (bl["parameter"], bl["n"]) == (f"γ={gamma}", n)
+        assert bl["paper_param"] == f"γ={gamma}"
+    _, data = FIGURES[9][2](frame(tmp_path), None)
+    bl = data[data["loss"] == "blurry"].set_index("metric")
+    assert bl.loc["f1", "parameter"] == 0.4 and bl.loc["balanced_accuracy", "parameter"] == 0.5
 
 
 def test_figure_needs_more_than_one_seed(tmp_path):
@@ -112,8 +154,8 @@ def test_tables_with_the_paper_carry_the_comparison_over_seeds(rows, tmp_path):
 
 
 def test_table_and_figure_pick_the_same_parameter_on_a_tie_of_seeds(tmp_path):
-    # two γ with three seeds each: both the table and Figure 9 take the better mean F1
-    for i, (gamma, f1) in enumerate([(0.4, 0.980), (0.8, 0.985)] * 3):
+    # two γ, neither the paper's, with three seeds each: both take the better mean F1
+    for i, (gamma, f1) in enumerate([(0.6, 0.980), (0.8, 0.985)] * 3):
         make_record(tmp_path, i, "mnist", 0.2, "blurry", f1, seed=i // 2, gamma=gamma)
     table = cells(seed_frame(records_frame(find_records(tmp_path))), "f1")
     assert list(table["parameter"]) == ["γ=0.8"]

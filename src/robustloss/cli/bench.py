@@ -16,6 +16,7 @@ bwd + optimiser step, batch 64) of:
   BatchNorm), in fp32 and in this device's auto precision;
 - ``auto``: what train.precision=auto and train.stack=auto pick on this device;
 - recording dynamics (p_y and margins of every sample, fp32): its overhead;
+- on a CPU, what keeping freed memory buys the small CNN (robustloss.cli.bench_allocator);
 with the projected wall time of one paper-protocol experiment (5 folds x 10 epochs on 80% of
 the training set) and the ratio to the baseline. Then one whole digits experiment and peak
 memory.
@@ -32,114 +33,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
+from robustloss.cli.bench_allocator import allocator_gain
 from robustloss.cli.bench_floor import floor_table
+from robustloss.cli.bench_rates import baseline_rate, dynamics_overhead, pipeline_rate, stacked_rate
 from robustloss.cli.bench_sweeps import sweep_throughput
-from robustloss.components import losses, models
+from robustloss.components import models
 from robustloss.components.noise import NOISE_KINDS, corrupt
 from robustloss.errors import as_user_errors, cli
 from robustloss.experiments.experiment import ExperimentSettings, run_experiment
 from robustloss.experiments.provenance import describe_device, resolve_device
-from robustloss.training.dynamics import DynamicsRecorder
-from robustloss.training.loop import fit
 from robustloss.training.plan import TrainingPlan, why_not_stackable
 from robustloss.training.precision import Precision
-from robustloss.training.stacked import fit_stacked
 from robustloss.training.train_settings import TrainSettings
 
 # model, image shape, classes, training-set size of the paper's dataset
 CASES = [("small_cnn", (1, 28, 28), 10, 60000), ("resnet32", (3, 32, 32), 100, 50000),
          ("resnet34_cifar", (3, 32, 32), 100, 50000)]
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def baseline_rate(name, shape, classes, device, steps) -> float:
-    """The paper code's loop: DataLoader(TensorDataset(float32)), .to(device) per batch."""
-    torch.manual_seed(0)
-    model = models.build(name, shape, classes).to(device)
-    n = 64 * steps
-    data = TensorDataset(torch.randint(0, 256, (n, *shape)).float(), torch.randint(0, classes, (n,)))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = losses.BlurryLoss(0.4)
-    model.train()
-
-    def epoch(limit):
-        for i, (x, y) in enumerate(DataLoader(data, batch_size=64, shuffle=True)):
-            if i == limit:
-                break
-            x, y = x.to(device), y.to(device)
-            loss = loss_fn(model(x), y).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    epoch(max(2, steps // 10))
-    _sync(device)
-    start = time.perf_counter()
-    epoch(steps)
-    _sync(device)
-    return n / (time.perf_counter() - start)
-
-
-def pipeline_rate(name, shape, classes, device, steps, precision: Precision,
-                  dynamics: bool = False) -> float:
-    torch.manual_seed(0)
-    model = models.build(name, shape, classes).to(device)
-    n = 64 * steps
-    images = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, device=device)
-    labels = torch.randint(0, classes, (n,), device=device)
-    schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
-    plan = TrainingPlan(TrainSettings(epochs=1), device, precision)
-    warm = 64 * max(2, steps // 10)
-    fit(model, images[:warm], labels[:warm], schedule, plan, torch.Generator().manual_seed(0))
-    recorder = DynamicsRecorder(torch.arange(n, device=device), n, 1) if dynamics else None
-    _sync(device)
-    start = time.perf_counter()
-    fit(model, images, labels, schedule, plan, torch.Generator().manual_seed(0),
-        on_batch=recorder.hook if recorder else None)
-    if recorder:
-        recorder.to_numpy()  # the host transfer counts
-    _sync(device)
-    return n / (time.perf_counter() - start)
-
-
-def stacked_rate(name, shape, classes, device, steps, precision: Precision, folds: int = 5) -> float:
-    """Samples/s of ``folds`` models trained stacked, each on its own ``64 * steps`` samples."""
-    torch.manual_seed(0)
-    stack = [models.build(name, shape, classes).to(device) for _ in range(folds)]
-    n = 64 * steps
-    images = torch.randint(0, 256, (folds * n, *shape), dtype=torch.uint8, device=device)
-    labels = torch.randint(0, classes, (folds * n,), device=device)
-    schedule = losses.LossSchedule(losses.build("blurry", classes, gamma=0.4))
-    plan = TrainingPlan(TrainSettings(epochs=1), device, precision, stacked=True)
-
-    def run(size):
-        indices = [torch.arange(k * n, k * n + size, device=device) for k in range(folds)]
-        generators = [torch.Generator().manual_seed(k) for k in range(folds)]
-        fit_stacked(stack, images, labels, indices, schedule, plan, generators)
-
-    run(64 * max(2, steps // 10))
-    _sync(device)
-    start = time.perf_counter()
-    run(n)
-    _sync(device)
-    return folds * n / (time.perf_counter() - start)
-
-
-def dynamics_overhead(name, shape, classes, device, steps, pairs: int = 3) -> float:
-    """Extra training time from recording dynamics: the median over ``pairs`` interleaved
-    (with, without) measurements, so drifting machine load affects both alike."""
-    ratios = []
-    for _ in range(pairs):
-        without = pipeline_rate(name, shape, classes, device, steps, Precision("fp32"))
-        with_dynamics = pipeline_rate(name, shape, classes, device, steps, Precision("fp32"), True)
-        ratios.append(without / with_dynamics - 1)
-    return sorted(ratios)[len(ratios) // 2]
 
 
 def peak_memory_mib(device) -> float:
@@ -249,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
                                               "projected_experiment_seconds": projected}
             print(f"{name:15} {label:34} {rate:10.0f} {rate / base:9.2f}x "
                   f"{projected / 60:12.1f} min", flush=True)
+        if name == "small_cnn" and device.type == "cpu":
+            results["allocator"] = allocator_gain(steps)
         overhead = dynamics_overhead(name, shape, classes, device, steps)
         results["models"][name]["dynamics_overhead"] = overhead
         print(f"{name:15} {'dynamics recording cost':34} {100 * overhead:+9.1f} % of fp32 training time "

@@ -78,5 +78,6 @@ def provenance_line(frame: pd.DataFrame) -> str:
         return f"{row.cpu} ({flags})"
 
     machines = Counter(machine(row) for row in frame.itertuples())
-    return (f"{len(frame)} records from {len(commits)} commit(s) ({_counted(commits)}); "
+    return (f"{len(frame)} record{'s' if len(frame) != 1 else ''} from {len(commits)} "
+            f"commit{'s' if len(commits) != 1 else ''} ({_counted(commits)}); "
             f"{'; '.join(states)}; on {_counted(machines)}")

@@ -1,12 +1,13 @@
-"""Table 1 rows over seeds, compared with the paper's statistics rather than by eye.
+"""Table 1 and Table 2 rows over seeds, compared with the paper's statistics rather than by eye.
 
 Per cell (dataset, eta, loss; Confident Learning, symmetric noise): our mean ± sd over n
 seeds, the paper's mean ± sd over its 20 trials, the difference and Welch's t-test p-value
-(``scipy.stats.ttest_ind_from_stats``, unequal variances). Per row, the paper's ordering
-question on our own seeds: BL − CE and PZ − CE as paired differences over the seeds both
-losses ran, with a 95 % t confidence interval, beside the paper's difference of means.
-F1 and balanced accuracy both. A loss with several parameter values in the records (a γ or
-c grid) enters with the value that has the most seeds (then the best mean).
+(``scipy.stats.ttest_ind_from_stats``, unequal variances), and whether we are outside its
+± 2σ. F1 is compared with Table 1, balanced accuracy with Table 2, each at that table's own
+γ / c where records at it exist (``choose``). Per row, the paper's claim on our own seeds:
+BL − CE, PZ − CE and BL − the row's strongest other baseline (by the paper's Table 1 mean) as
+paired differences over the seeds both losses ran, with a 95 % t interval, beside the paper's
+difference of means; and a verdict in words (``verdict``).
 """
 
 from __future__ import annotations
@@ -18,31 +19,65 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, attach_published, parameter_text
+from robustloss.reporting.paper import (
+    DATASET_LABELS,
+    LOSS_COLUMNS,
+    MIN_STD,
+    attach_published,
+    parameter_text,
+    published,
+)
+from robustloss.reporting.paper.rows import paper_row, strongest_baseline
 
 PAPER_TRIALS = 20   # paper: 20 trials per cell of Tables 1-2
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
 ORDER = [column for column, _ in LOSS_COLUMNS.values()]
 
 
-def seed_frame(records: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``tables.records_frame`` that enter the comparison: Confident Learning,
-    symmetric noise, one variant per (dataset, eta, loss) (most seeds, then best mean F1);
-    adds ``column`` (the paper's loss label)."""
+def seed_frame(records: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
+    """The rows of ``tables.records_frame`` that enter the comparison of ``metric``: Confident
+    Learning, symmetric noise, one variant per (dataset, eta, loss) (``choose``); adds
+    ``column`` (the paper's loss label) and ``param`` (the swept γ or c, NaN without one)."""
     chosen = records[(records["detector"] == "confident_learning")
                      & (records["noise"] == "symmetric")]
     if chosen.empty:
-        return chosen.assign(column=[])
-    chosen = most_seeded(chosen, ["dataset", "eta", "loss"], "variant")
-    return chosen.assign(column=chosen["loss"].map(lambda loss: LOSS_COLUMNS[loss][0]))
+        return chosen.assign(column=[], param=[])
+    chosen = chosen.assign(
+        column=chosen["loss"].map(lambda loss: LOSS_COLUMNS[loss][0]),
+        param=[json.loads(v).get(LOSS_COLUMNS[loss][1] or "", np.nan)
+               for v, loss in zip(chosen["variant"], chosen["loss"], strict=True)])
+    return choose(chosen, metric, "variant")
+
+
+def paper_parameter(dataset: str, eta, loss: str, metric: str) -> float:
+    """The γ or c at which the paper reports a cell of ``metric``'s table (Table 1 for F1,
+    Table 2 for balanced accuracy); NaN where it has no such cell or parameter."""
+    paper = published()
+    row = paper[(paper["metric"] == metric) & (paper["detector"] == "confident_learning")
+                & (paper["dataset"] == DATASET_LABELS.get(dataset)) & (paper["eta"] == eta)
+                & (paper["loss"] == LOSS_COLUMNS[loss][0])]
+    return float(row["param_value"].iloc[0]) if len(row) else np.nan
+
+
+def choose(frame: pd.DataFrame, metric: str, variant: str) -> pd.DataFrame:
+    """One ``variant`` per (dataset, eta, loss), the rule the tables and Figure 9 share: the
+    paper's own γ / c for ``metric``'s table when it has records, else the variant with the
+    most seeds, then the best mean F1. ``frame`` needs a ``param`` column."""
+    at_paper = [np.isnan(param) or np.isclose(param, paper_parameter(d, e, loss, metric))
+                for d, e, loss, param in zip(frame["dataset"], frame["eta"], frame["loss"],
+                                             frame["param"].astype(float), strict=True)]
+    return most_seeded(frame.assign(at_paper=at_paper), ["dataset", "eta", "loss"], variant)
 
 
 def most_seeded(frame: pd.DataFrame, keys: list[str], variant: str) -> pd.DataFrame:
-    """The rows of one ``variant`` per ``keys``: the one with the most seeds, then the best
-    mean F1 (the rule the tables and Figure 9 share)."""
-    ranked = (frame.groupby([*keys, variant])
-              .agg(seeds=("seed", "nunique"), mean=("f1", "mean")).reset_index()
-              .sort_values(["seeds", "mean", variant], ascending=[False, False, True])
+    """The rows of one ``variant`` per ``keys``: one at the paper's parameter first (where
+    ``frame`` has ``at_paper``), then the one with the most seeds, then the best mean F1."""
+    prefer = frame["at_paper"] if "at_paper" in frame else pd.Series(True, index=frame.index)
+    ranked = (frame.assign(at_paper=prefer).groupby([*keys, variant])
+              .agg(at_paper=("at_paper", "all"), seeds=("seed", "nunique"), mean=("f1", "mean"))
+              .reset_index()
+              .sort_values(["at_paper", "seeds", "mean", variant],
+                           ascending=[False, False, False, True])
               .drop_duplicates(keys))
     return frame.merge(ranked[[*keys, variant]], on=[*keys, variant])
 
@@ -74,15 +109,28 @@ def cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-def paired_differences(frame: pd.DataFrame, metric: str, baseline: str = "CE",
-                       against: tuple[str, ...] = ("BL", "PZ")) -> pd.DataFrame:
-    """Per (dataset, eta) and loss in ``against``: the paired difference loss − baseline over
-    the seeds both ran (mean, 95 % t interval, n) and the paper's difference of means."""
+BEST_BASELINE = "best other baseline"
+
+
+def comparisons(dataset: str, eta) -> list[tuple[str, str, str]]:
+    """(comparison, loss, baseline) of a row: BL − CE, PZ − CE and BL − the row's strongest
+    other baseline by the paper's Table 1 mean (left out where the paper has no such row)."""
+    pairs = [("BL − CE", "BL", "CE"), ("PZ − CE", "PZ", "CE")]
+    try:
+        best = strongest_baseline(paper_row(dataset, eta))
+    except (ValueError, KeyError):
+        return pairs
+    return [*pairs, (BEST_BASELINE, "BL", best)]
+
+
+def paired_differences(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per (dataset, eta) and comparison (``comparisons``): the paired difference over the
+    seeds both losses ran (mean, 95 % t interval, n) and the paper's difference of means."""
     paper = cells(frame, metric).set_index(["dataset", "eta", "column"])["paper_mean"]
     rows = []
     for (dataset, eta), group in frame.groupby(["dataset", "eta"]):
         wide = group.pivot_table(index="seed", columns="column", values=metric)
-        for column in against:
+        for comparison, column, baseline in comparisons(dataset, eta):
             if column not in wide or baseline not in wide:
                 continue
             diffs = (wide[column] - wide[baseline]).dropna()
@@ -91,7 +139,7 @@ def paired_differences(frame: pd.DataFrame, metric: str, baseline: str = "CE",
             paper_diff = (paper.get((dataset, eta, column), np.nan)
                           - paper.get((dataset, eta, baseline), np.nan))
             rows.append({"metric": metric, "dataset": dataset, "eta": eta,
-                         "difference": f"{column} − {baseline}", "n": n,
+                         "comparison": comparison, "difference": f"{column} − {baseline}", "n": n,
                          "mean": diffs.mean() if n else np.nan,
                          "ci_low": diffs.mean() - half, "ci_high": diffs.mean() + half,
                          "paper_difference": paper_diff})
@@ -146,57 +194,79 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str = "f1") -> str:
-    """The README's digest of the comparison: a loss per line and a column pair per (dataset,
-    eta), ours as mean ± sd (n seeds) beside the paper's mean ± sd; then a line per (dataset,
-    eta) with the paired BL − CE and PZ − CE and their 95 % intervals."""
-    rows = _of_metric(cell_table, metric)
+def _side(row) -> str | None:
+    """Where a paired interval lies: "above" or "below" zero, "includes 0"; None below 2 seeds."""
+    if row["n"] < 2 or pd.isna(row["ci_low"]):
+        return None
+    return "above" if row["ci_low"] > 0 else "below" if row["ci_high"] < 0 else "includes 0"
+
+
+def verdict(pairs: pd.DataFrame) -> str:
+    """The paper's claim on one row in words, per loss: BL beats CE and the best other
+    baseline, PZ beats CE. "holds" where every interval is above zero, "does not hold" where
+    one is below, "cannot tell at n k" where one includes zero."""
+    words = []
+    for loss in ("BL", "PZ"):
+        mine = pairs[pairs["difference"].str.startswith(f"{loss} − ")]
+        sides = [_side(r) for _, r in mine.iterrows()]
+        if not sides or None in sides:
+            words.append(f"{loss} not run over seeds")
+        elif "below" in sides:
+            words.append(f"{loss} does not hold")
+        elif all(side == "above" for side in sides):
+            words.append(f"{loss} holds")
+        else:
+            words.append(f"{loss} cannot tell at n {mine['n'].min()}")
+    return "; ".join(words)
+
+
+def row_order(keys) -> list[tuple]:
+    """(dataset, eta) keys in the paper's dataset order, then by eta."""
     order = list(DATASET_LABELS)
-    groups = sorted(rows.groupby(["dataset", "eta"]).groups,
-                    key=lambda key: (order.index(key[0]) if key[0] in order else len(order), key))
-    names = {key: f"{DATASET_LABELS.get(key[0], key[0])} η {key[1]:g}" for key in groups}
-    lines = ["| loss | " + " | ".join(f"{names[key]}: ours (n) | paper" for key in groups) + " |",
-             "|" + " --- |" * (1 + 2 * len(groups))]
-    by_cell = rows.set_index(["dataset", "eta", "column"])
-    for column in ORDER:
-        cells_of_loss = _pairs_of_cells(by_cell, [(*key, column) for key in groups], lambda r: [
-            f"{_mean_sd(r['mean'], r['std'])} ({r['n']})" + (f", {r['parameter']}" if r["parameter"] else ""),
-            _mean_sd(r["paper_mean"], r["paper_std"], 3)])
-        if any(cell != "–" for cell in cells_of_loss):
-            lines.append(f"| {column} | " + " | ".join(cells_of_loss) + " |")
+    return sorted(keys, key=lambda key: (order.index(key[0]) if key[0] in order else len(order), key))
+
+
+def row_name(key: tuple) -> str:
+    return f"{DATASET_LABELS.get(key[0], key[0])} η {key[1]:g}"
+
+
+def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str = "f1") -> str:
+    """The README's digest of the comparison, one line per (dataset, eta) row: the paired
+    BL − CE, PZ − CE and BL − best other baseline with their 95 % intervals and the paper's
+    difference, the cells outside the paper's ± 2σ, and the verdict in words."""
+    rows = _of_metric(cell_table, metric)
     pairs = _of_metric(paired, metric)
-    if pairs.empty:
-        return "\n".join(lines) + "\n"
-    differences = list(dict.fromkeys(pairs["difference"]))
-    lines += ["", "| paired over seeds | " + " | ".join(f"{d} (95 % CI) | paper" for d in differences) + " |",
-              "|" + " --- |" * (1 + 2 * len(differences))]
-    by_pair = pairs.set_index(["dataset", "eta", "difference"])
-    for key in groups:
-        parts = _pairs_of_cells(by_pair, [(*key, d) for d in differences], lambda r: [
-            f"{r['mean']:+.4f} {_interval(r['ci_low'], r['ci_high'])} (n {r['n']})",
-            f"{r['paper_difference']:+.3f}"])
-        lines.append(f"| {names[key]} | " + " | ".join(parts) + " |")
+    lines = ["| row | BL − CE (95 % CI) | PZ − CE (95 % CI) | BL − best other baseline (95 % CI) "
+             "| cells outside the paper's 2σ | verdict |", "|" + " --- |" * 6]
+    for key in row_order(rows.groupby(["dataset", "eta"]).groups):
+        mine = pairs[(pairs["dataset"] == key[0]) & (pairs["eta"] == key[1])] if not pairs.empty else pairs
+        parts = []
+        for comparison in ("BL − CE", "PZ − CE", BEST_BASELINE):
+            found = mine[mine["comparison"] == comparison] if not mine.empty else mine
+            if found.empty:
+                parts.append("–")
+                continue
+            r = found.iloc[0]
+            named = f"{r['difference'].split(' − ')[1]}: " if comparison == BEST_BASELINE else ""
+            parts.append(f"{named}{r['mean']:+.4f} {_interval(r['ci_low'], r['ci_high'])}, "
+                         f"n {r['n']}; paper {r['paper_difference']:+.3f}")
+        cells_of_row = rows[(rows["dataset"] == key[0]) & (rows["eta"] == key[1])]
+        outside = cells_of_row[cells_of_row["outside_2sigma"] == True]  # noqa: E712 (NaN: no cell)
+        flagged = ", ".join(f"{r.column} {r.diff:+.4f}" for r in outside.itertuples()) or "none"
+        lines.append(f"| {row_name(key)} | " + " | ".join(parts)
+                     + f" | {flagged} | {verdict(mine) if not mine.empty else '–'} |")
     return "\n".join(lines) + "\n"
-
-
-def _pairs_of_cells(table: pd.DataFrame, keys: list[tuple], render) -> list[str]:
-    """Two Markdown cells per key of ``table``'s index, ``render(row)``; dashes where the key
-    is absent."""
-    cells_out: list[str] = []
-    for key in keys:
-        cells_out += render(table.loc[key]) if key in table.index else ["–", "–"]
-    return cells_out
 
 
 def write_seed_comparison(records: pd.DataFrame, out_dir: str | Path) -> str:
     """seed_comparison.{md,csv}, paired_differences.csv and seed_summary.md (the README's
     digest, F1) under ``out_dir`` from a ``tables.records_frame``; returns the Markdown (''
     when no record enters)."""
-    frame = seed_frame(records)
-    if frame.empty:
+    frames = {metric: seed_frame(records, metric) for metric in METRICS}
+    if frames["f1"].empty:
         return ""
-    cell_table = pd.concat([cells(frame, m) for m in METRICS], ignore_index=True)
-    paired = pd.concat([paired_differences(frame, m) for m in METRICS], ignore_index=True)
+    cell_table = pd.concat([cells(f, m) for m, f in frames.items()], ignore_index=True)
+    paired = pd.concat([paired_differences(f, m) for m, f in frames.items()], ignore_index=True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cell_table.to_csv(out_dir / "seed_comparison.csv", index=False)

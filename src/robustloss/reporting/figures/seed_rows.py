@@ -1,106 +1,131 @@
-"""Figure 9 (ours): Table 1 rows over seeds. Per loss, each seed's score as a dot and our
-mean as a dash, over the paper's mean ± 2σ (20 trials) as a band; a panel per dataset (at
-the paper's η = 0.2 when recorded), F1 on top and balanced accuracy below. Confident
-Learning, symmetric noise; BL and PZ at the γ / c with the most seeds (then the best mean F1)."""
+"""Figure 9 (ours): the paper's Table 1 / Table 2 rows over seeds, as one grid. A row of
+panels per (dataset, metric): F1 (Table 1) then balanced accuracy (Table 2); a column per
+noise rate η with records. In each panel, per loss, each seed's score is a dot and our mean a
+dash, over the paper's mean ± 2σ (20 trials) as a grey band; the losses sit in the paper's
+column order in every panel, so a column of the grid reads down. BL and PZ at the γ / c the
+tables pick (``seed_statistics.choose``: the paper's own for that table when recorded), named
+in the panel's title with the paper's where it differs. Confident Learning, symmetric noise."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from robustloss.reporting.figures.records import MissingRecords, pick_eta
+from robustloss.reporting.figures.records import MissingRecords
 from robustloss.reporting.figures.style import LOSS_LABELS, LOSS_ORDER, loss_colour, new_figure
 from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, parameter_text, published
-from robustloss.reporting.seed_statistics import most_seeded
+from robustloss.reporting.seed_statistics import choose, paper_parameter
 
 NEEDS = "Table 1 records over seeds: `make reproduce-table1-rows` (docs: reproducing)"
-METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
-TABLE_OF = {"f1": "table1_f1", "balanced_accuracy": "table2_balanced_accuracy"}
+METRICS = {"f1": ("F1", "table1_f1"), "balanced_accuracy": ("balanced accuracy",
+                                                            "table2_balanced_accuracy")}
 
 
-def chosen_records(records: pd.DataFrame) -> pd.DataFrame:
-    """Confident Learning, symmetric noise, per (dataset, loss) at one η (0.2 when present)
-    the parameter value the tables pick (``seed_statistics.most_seeded``)."""
+def chosen_records(records: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Confident Learning, symmetric noise; per (dataset, eta, loss) the γ / c the tables pick
+    for ``metric``; ``param`` holds it (NaN for losses without one)."""
     records = records[(records["detector"] == "confident_learning") & (records["noise"] == "symmetric")]
     if records.empty:
         raise MissingRecords(NEEDS)
-    out = []
-    for _, group in records.groupby("dataset"):
-        _, group = pick_eta(group, 0.2)
-        group = group.assign(param=group["gamma"].fillna(group["c"]).fillna(-1))
-        out.append(most_seeded(group, ["loss"], "param"))
-    chosen = pd.concat(out, ignore_index=True)
-    if chosen.groupby(["dataset", "loss"])["seed"].nunique().max() < 2:
+    swept = records["loss"].map(lambda loss: LOSS_COLUMNS[loss][1])
+    param = np.where(swept == "gamma", records["gamma"], np.where(swept == "c", records["c"], np.nan))
+    param = pd.Series(param, index=records.index, dtype=float)
+    chosen = choose(records.assign(param=param, variant=param.fillna(-1)), metric, "variant")
+    if chosen.groupby(["dataset", "eta", "loss"])["seed"].nunique().max() < 2:
         raise MissingRecords(f"one seed per cell only; {NEEDS}")
     return chosen
 
 
-def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float, float]:
-    """The paper's (mean, sd, γ or c) of a Table 1 / 2 cell; NaNs where it has none (the
-    parameter is NaN for the losses without one)."""
+def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float]:
+    """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none."""
     paper = published()
-    label = DATASET_LABELS.get(dataset.split(" (n=")[0])
-    row = paper[(paper["table"] == TABLE_OF[metric]) & (paper["dataset"] == label)
-                & (paper["eta"] == eta) & (paper["loss"] == LOSS_LABELS[loss])]
+    row = paper[(paper["table"] == METRICS[metric][1])
+                & (paper["dataset"] == DATASET_LABELS.get(dataset)) & (paper["eta"] == eta)
+                & (paper["loss"] == LOSS_LABELS[loss])]
     if row.empty:
-        return np.nan, np.nan, np.nan
-    return (float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD),
-            float(row["param_value"].iloc[0]))
+        return np.nan, np.nan
+    return float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD)
 
 
-def tick_label(loss: str, param: float, paper_param: float) -> str:
-    """'BL γ=0.4', and the paper's value under it where its band is at another one (Table 2
-    gives BL / PZ at their best parameter for balanced accuracy)."""
-    swept = LOSS_COLUMNS[loss][1]
-    if swept is None:   # FL's and ANL-FL's gamma are fixed, not swept
-        return LOSS_LABELS[loss]
-    text = f"{LOSS_LABELS[loss]} {parameter_text(swept, param)}"
-    if not np.isnan(paper_param) and not np.isclose(param, paper_param):
-        text += f"\n(paper {parameter_text(swept, paper_param)})"
-    return text
+def settings_text(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> str:
+    """'BL γ=0.4, PZ c=0.01', each followed by the paper's value where that differs."""
+    parts = []
+    for loss in ("blurry", "piecewise_zero"):
+        ours = data.loc[data["loss"] == loss, "param"]
+        if ours.empty:
+            continue
+        name = LOSS_COLUMNS[loss][1]
+        text = f"{LOSS_LABELS[loss]} {parameter_text(name, ours.iloc[0])}"
+        paper = paper_parameter(dataset, eta, loss, metric)
+        if not np.isnan(paper) and not np.isclose(paper, ours.iloc[0]):
+            text += f" (paper {parameter_text(name, paper)})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def _panel(ax, data: pd.DataFrame, dataset: str, eta: float, metric: str, rng, rows: list):
+    for x, loss in enumerate(LOSS_ORDER):
+        scores = data.loc[data["loss"] == loss, metric].to_numpy()
+        mean, sd = paper_band(dataset, eta, loss, metric)
+        ours = data.loc[data["loss"] == loss, "param"]
+        elsewhere = (len(ours) > 0 and not np.isnan(ours.iloc[0])
+                     and not np.isclose(ours.iloc[0], paper_parameter(dataset, eta, loss, metric)))
+        if not np.isnan(mean):   # hatched: the paper's cell is at a γ / c we did not run
+            ax.fill_between([x - 0.38, x + 0.38], mean - 2 * sd, mean + 2 * sd, lw=0,
+                            **({"facecolor": "none", "hatch": "////", "edgecolor": "0.6",
+                                "label": "paper ± 2σ, at a γ / c we did not run"} if elsewhere
+                               else {"color": "0.85", "label": "paper mean ± 2σ"}))
+            ax.plot([x - 0.38, x + 0.38], [mean, mean], color="0.55", lw=0.8)
+        if len(scores) == 0:
+            continue
+        ax.scatter(x + rng.uniform(-0.15, 0.15, len(scores)), scores, s=10, zorder=3,
+                   color=loss_colour(loss))
+        ax.plot([x - 0.28, x + 0.28], [scores.mean()] * 2, color="black", lw=1.4, zorder=4,
+                label="our mean")
+        param = data.loc[data["loss"] == loss, "param"].iloc[0]
+        rows.append({"dataset": dataset, "eta": eta, "loss": loss, "metric": metric,
+                     "parameter": None if np.isnan(param) else param, "seeds": len(scores),
+                     "mean": scores.mean(), "paper_mean": mean, "paper_sd": sd})
+    ax.set_xlim(-0.6, len(LOSS_ORDER) - 0.4)
+    ax.set_xticks(range(len(LOSS_ORDER)))
+    ax.set_xticklabels([LOSS_LABELS[loss] for loss in LOSS_ORDER], rotation=45, ha="right")
 
 
 def make(records: pd.DataFrame, dataset=None):
-    chosen = chosen_records(records if dataset is None else records[records["dataset"] == dataset])
-    datasets = sorted(chosen["dataset"].unique(), key=lambda d: (d != "mnist", d))
-    most = chosen.groupby("dataset")["loss"].nunique().max()
-    fig, axes = new_figure(len(METRICS), len(datasets), width=max(3.6, 0.85 * most) * len(datasets),
-                           height=2.9)
+    if dataset is not None:
+        records = records[records["dataset"] == dataset]
+    chosen = {metric: chosen_records(records, metric) for metric in METRICS}
+    datasets = sorted(chosen["f1"]["dataset"].unique(),
+                      key=lambda d: (list(DATASET_LABELS).index(d) if d in DATASET_LABELS else 99, d))
+    etas = sorted(chosen["f1"]["eta"].unique())
+    fig, axes = new_figure(len(datasets) * len(METRICS), len(etas), width=3.1 * len(etas) + 0.6,
+                           height=2.5)
     rng = np.random.default_rng(0)   # horizontal jitter of the dots only
-    rows = []
-    for col, name in enumerate(datasets):
-        data = chosen[chosen["dataset"] == name]
-        eta = float(data["eta"].iloc[0])
-        losses = [loss for loss in LOSS_ORDER if loss in set(data["loss"])]
-        for row, (metric, label) in enumerate(METRICS.items()):
-            ax = axes[row][col]
-            ticks = []
-            for x, loss in enumerate(losses):
-                scores = data.loc[data["loss"] == loss, metric].to_numpy()
-                mean, sd, paper_param = paper_band(name, eta, loss, metric)
-                if not np.isnan(mean):
-                    ax.fill_between([x - 0.35, x + 0.35], mean - 2 * sd, mean + 2 * sd,
-                                    color="0.85", lw=0, label="paper mean ± 2σ" if x == 0 else None)
-                    ax.plot([x - 0.35, x + 0.35], [mean, mean], color="0.55", lw=0.8)
-                ax.scatter(x + rng.uniform(-0.15, 0.15, len(scores)), scores, s=12, zorder=3,
-                           color=loss_colour(loss), label=None)
-                ax.plot([x - 0.25, x + 0.25], [scores.mean()] * 2, color="black", lw=1.4, zorder=4,
-                        label="our mean" if x == 0 else None)
-                param = data.loc[data["loss"] == loss, "param"].iloc[0]
-                ticks.append(tick_label(loss, param, paper_param))
-                rows.append({"dataset": name, "eta": eta, "loss": loss,
-                             "parameter": None if param == -1 else param, "metric": metric,
-                             "seeds": len(scores), "mean": scores.mean(), "paper_mean": mean,
-                             "paper_sd": sd})
-            ax.set_xlim(-0.6, max(len(losses), 3) - 0.4)   # a lone loss keeps a loss's width
-            ax.set_xticks(range(len(losses)))
-            ax.set_xticklabels(ticks, rotation=30, ha="right")
-            ax.set_ylabel(label)
-            if row == 0:
-                low, high = data.groupby("loss")["seed"].nunique().agg(["min", "max"])
-                count = (f"{low}–{high} seeds per loss" if low != high
-                         else f"{low} seed{'s' if low > 1 else ''}")
-                ax.set_title(f"{DATASET_LABELS.get(name, name)}, η = {eta:g} ({count})")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.04))
+    rows: list[dict] = []
+    for i, name in enumerate(datasets):
+        for j, (metric, (label, _)) in enumerate(METRICS.items()):
+            for k, eta in enumerate(etas):
+                ax = axes[i * len(METRICS) + j][k]
+                data = chosen[metric][(chosen[metric]["dataset"] == name)
+                                      & (chosen[metric]["eta"] == eta)]
+                if data.empty:
+                    ax.set_axis_off()
+                    ax.text(0.5, 0.5, f"{DATASET_LABELS.get(name, name)}, η {eta:g}:\nno records yet",
+                            ha="center", va="center", transform=ax.transAxes, color="0.4")
+                    continue
+                _panel(ax, data, name, eta, metric, rng, rows)
+                seeds = data.groupby("loss")["seed"].nunique()
+                count = f"n {seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else f"n {seeds.min()}"
+                ax.set_title(f"{DATASET_LABELS.get(name, name)}, η {eta:g} ({count})\n"
+                             f"{settings_text(data, name, eta, metric)}", fontsize=8)
+                if k == 0:
+                    ax.set_ylabel(label)
+    handles, labels = [], []
+    for ax in axes.flat:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            if text not in labels:
+                handles.append(handle)
+                labels.append(text)
+    fig.legend(handles, labels, loc="lower center", ncol=3 if len(etas) > 1 else 1, frameon=False,
+               bbox_to_anchor=(0.5, 1.0))
     return fig, pd.DataFrame(rows)
