@@ -52,14 +52,16 @@ def allocator_gain(steps: int = 40, pairs: int = 3) -> dict[str, float]:
     result = {f"{mode} {what}": median([r[i] for r in measured])
               for mode, measured in runs.items()
               for i, what in enumerate(("samples_per_second", "faults_per_step"))}
-    result["speed ratio kept / returned"] = median(
-        [k[0] / f[0] for k, f in zip(runs["kept"], runs["returned"], strict=True)])
+    ratios = sorted(k[0] / f[0] for k, f in zip(runs["kept"], runs["returned"], strict=True))
+    result["speed ratio kept / returned"] = median(ratios)
+    result["speed ratio lowest"], result["speed ratio highest"] = ratios[0], ratios[-1]
     for mode in runs:
         print(f"{'small_cnn':15} {'allocator: freed memory ' + mode:34} "
               f"{result[f'{mode} samples_per_second']:10.0f} samples/s "
               f"{result[f'{mode} faults_per_step']:8.0f} page faults/step", flush=True)
     print(f"{'small_cnn':15} {'allocator: kept / returned':34} "
-          f"{result['speed ratio kept / returned']:9.2f}x (median of {pairs} interleaved pairs)")
+          f"{result['speed ratio kept / returned']:9.2f}x (median of {pairs} interleaved pairs; "
+          f"{ratios[0]:.2f}–{ratios[-1]:.2f})")
     return result
 
 
