@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow test-all lint tables clean-demo bench \
 	reproduce-table1 reproduce-table1-rows reproduce-table2-rows reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table5 reproduce-figures \
-	reproduce-noise figures \
+	reproduce-noise figures paper-results \
 	fidelity-effects find-issues-checks find-issues-benchmark test-studies gpu-check gpu-fidelity
 
 help:  ## list the targets
@@ -91,6 +91,9 @@ reproduce-noise: $(STAMP)  ## realistic noise: 7 losses x symmetric/asymmetric/p
 
 reproduce-figures: $(STAMP)  ## the sweeps behind Figures 2-7, then all seven figures (SMOKE=1: digits, minutes)
 	$(REPRODUCE) figures -- $(OVERRIDES)
+
+paper-results: $(STAMP)  ## after records land in results/paper: redraw the README's Results, the manual's tables and Figure 9
+	$(PY) scripts/refresh_paper_results.py
 
 figures: $(STAMP)  ## Figures 1-7 from the records under RESULTS (default results/demo)
 	$(RL) figures $(or $(RESULTS),results/demo)

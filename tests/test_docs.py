@@ -135,13 +135,10 @@ def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
                    flags=re.M).strip()
     manual = (REPO / "docs" / "reproducing.md").read_text(encoding="utf-8")
     pasted = manual[manual.index("#### F1\n"):manual.index("## Figures\n")].strip()
-    refresh = ("refresh with `robustloss tables results/paper --paper`: paste tables/seed_comparison.md "
-               "into docs/reproducing.md (### as ####) and copy its CSVs to docs/tables/")
+    refresh = "redraw them from the records with `make paper-results`"
     assert pasted == drawn, refresh
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert (tmp_path / "seed_summary.md").read_text(encoding="utf-8") in readme, (
-        "refresh the README's Results table: paste tables/seed_summary.md from "
-        "`robustloss tables results/paper --paper`")
+    assert (tmp_path / "seed_summary.md").read_text(encoding="utf-8") in readme, refresh
     for name in ("seed_comparison.csv", "paired_differences.csv"):
         committed = pd.read_csv(REPO / "docs" / "tables" / name)
         pd.testing.assert_frame_equal(committed, pd.read_csv(tmp_path / name), rtol=1e-9, obj=refresh)
