@@ -254,7 +254,7 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
         outside = cells_of_row[cells_of_row["outside_2sigma"] == True]  # noqa: E712 (NaN: no cell)
         flagged = ", ".join(f"{r.column} {r.diff:+.4f}" for r in outside.itertuples()) or "none"
         lines.append(f"| {row_name(key)} | " + " | ".join(parts)
-                     + f" | {flagged} | {verdict(mine) if not mine.empty else '–'} |")
+                     + f" | {flagged} | {verdict(mine) if not mine.empty else 'not run over seeds yet'} |")
     return "\n".join(lines) + "\n"
 
 
