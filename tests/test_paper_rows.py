@@ -93,3 +93,19 @@ def test_rows_run_only_what_is_missing(tmp_path):
     again = reproduce(*args)
     assert "6 of 7 done, 1 missing" in again.stdout and again.stdout.count("+ ") == 1
     shutil.rmtree(tmp_path / "tables")
+
+
+def test_on_slurm_a_loss_setting_is_one_job_array_over_its_seeds():
+    from robustloss.cli.reproduce_rows import _slurm_commands
+
+    plan = row_plan("mnist", 0.4)   # CE, BL, PZ, GCE over seeds 0-2; FL, ANL-CE, ANL-FL on 0
+    commands = _slurm_commands(plan)
+    assert len(commands) == 7
+    for command in commands:
+        assert command[1:5] == ["-m", "robustloss.run", "-m", "launcher=slurm"]
+        seeds = next(o for o in command if o.startswith("seed=")).split("=")[1]
+        loss = next(o for o in command if o.startswith("loss="))
+        assert seeds == ("0,1,2" if loss in ("loss=ce", "loss=blurry", "loss=piecewise_zero",
+                                             "loss=gce") else "0")
+    assert sum(len(o.split("=")[1].split(",")) for c in commands for o in c
+               if o.startswith("seed=")) == len(plan)
