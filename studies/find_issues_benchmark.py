@@ -166,7 +166,8 @@ def cases(args) -> list[dict]:
     --seeds), then the held-out ones."""
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     out = [{"dataset": d, "kind": k, "rate": r, "seed": s}
-           for d in args.datasets.split(",") for k in args.kinds.split(",")
+           for d in (args.datasets.split(",") if args.datasets != "none" else [])
+           for k in args.kinds.split(",")
            for r in (float(x) for x in args.rates.split(",")) for s in (seeds or SEEDS[d])]
     held = [] if args.held_out == "none" else args.held_out.split(",")
     out += [{"dataset": HELD_OUT[name], "kind": "held out", "rate": None, "seed": s}
@@ -177,7 +178,7 @@ def cases(args) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="results/find_issues_benchmark")
-    parser.add_argument("--datasets", default=",".join(SEEDS))
+    parser.add_argument("--datasets", default=",".join(SEEDS), help="or none: held-out cases only")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--rates", default=",".join(map(str, RATES)))
     parser.add_argument("--seeds", help="in place of the declared seeds (a check, not the benchmark)")
