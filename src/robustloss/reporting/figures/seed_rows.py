@@ -40,7 +40,8 @@ def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float,
     """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none."""
     paper = published()
     row = paper[(paper["table"] == METRICS[metric][1])
-                & (paper["dataset"] == DATASET_LABELS.get(dataset)) & (paper["eta"] == eta)
+                & (paper["dataset"] == DATASET_LABELS.get(dataset.split(" (n=")[0]))
+                & (paper["eta"] == eta)
                 & (paper["loss"] == LOSS_LABELS[loss])]
     if row.empty:
         return np.nan, np.nan
