@@ -45,3 +45,9 @@ def test_the_gate_takes_ces_flags_below_its_estimated_noise_rate(load_script):
     module = load_script("find_issues_benchmark")
     _, rule = module.CANDIDATES["CE below η̂ 0.2, else BL auto"]
     assert rule(0.191) == ("flagged_ce", 1) and rule(0.2) == ("flagged", 2)
+
+
+def test_agreement_flags_what_both_passes_flag(load_script):
+    module = load_script("find_issues_benchmark")
+    _, rule = module.CANDIDATES["BL auto and CE agree"]
+    assert rule(0.05) == ("flagged_both", 2) == rule(0.4)
