@@ -161,3 +161,15 @@ def test_table_and_figure_pick_the_same_parameter_on_a_tie_of_seeds(tmp_path):
     assert list(table["parameter"]) == ["γ=0.8"]
     _, data = FIGURES[9][2](frame(tmp_path), None)
     assert list(data.loc[data["metric"] == "f1", "parameter"]) == [0.8]
+
+
+def test_a_row_part_way_through_its_seeds_names_what_is_missing(tmp_path):
+    """CE and BL over two seeds, GCE and PZ on seed 0 only (MNIST η 0.4 as it lands)."""
+    for seed, (ce, bl) in enumerate([(0.974, 0.9895), (0.971, 0.9895)]):
+        make_record(tmp_path, seed, "mnist", 0.4, "ce", ce, seed=seed)
+        make_record(tmp_path, 10 + seed, "mnist", 0.4, "blurry", bl, seed=seed, gamma=0.5)
+    make_record(tmp_path, 20, "mnist", 0.4, "gce", 0.987, seed=0)
+    make_record(tmp_path, 30, "mnist", 0.4, "piecewise_zero", 0.988, seed=0, c=0.04)
+    *_, verdict = digest(tmp_path)["MNIST η 0.4"]
+    assert verdict == ("BL cannot tell at n 2 (BL − GCE not over seeds yet); "
+                       "PZ not run over seeds yet")

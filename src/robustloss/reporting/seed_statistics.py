@@ -204,19 +204,23 @@ def _side(row) -> str | None:
 def verdict(pairs: pd.DataFrame) -> str:
     """The paper's claim on one row in words, per loss: BL beats CE and the best other
     baseline, PZ beats CE. "holds" where every interval is above zero, "does not hold" where
-    one is below, "cannot tell at n k" where one includes zero."""
+    one is below, "cannot tell at n k" where one includes zero; a comparison still under two
+    seeds is named as such beside the others' verdict."""
     words = []
     for loss in ("BL", "PZ"):
         mine = pairs[pairs["difference"].str.startswith(f"{loss} − ")]
-        sides = [_side(r) for _, r in mine.iterrows()]
-        if not sides or None in sides:
-            words.append(f"{loss} not run over seeds")
-        elif "below" in sides:
+        sides = {r["difference"]: (_side(r), r["n"]) for _, r in mine.iterrows()}
+        decided = {name: (side, n) for name, (side, n) in sides.items() if side is not None}
+        pending = [name for name in sides if name not in decided]
+        if not decided:
+            words.append(f"{loss} not run over seeds yet")
+            continue
+        if any(side == "below" for side, _ in decided.values()):
             words.append(f"{loss} does not hold")
-        elif all(side == "above" for side in sides):
-            words.append(f"{loss} holds")
-        else:
-            words.append(f"{loss} cannot tell at n {mine['n'].min()}")
+            continue
+        word = (f"{loss} holds" if all(side == "above" for side, _ in decided.values())
+                else f"{loss} cannot tell at n {min(n for _, n in decided.values())}")
+        words.append(word + (f" ({', '.join(pending)} not over seeds yet)" if pending else ""))
     return "; ".join(words)
 
 
