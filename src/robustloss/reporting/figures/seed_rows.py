@@ -13,8 +13,8 @@ import pandas as pd
 
 from robustloss.reporting.figures.records import MissingRecords
 from robustloss.reporting.figures.style import LOSS_LABELS, LOSS_ORDER, loss_colour, new_figure
-from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, parameter_text, published
-from robustloss.reporting.seed_statistics import choose, paper_parameter
+from robustloss.reporting.paper import DATASET_LABELS, LOSS_COLUMNS, MIN_STD, parameter_text
+from robustloss.reporting.seed_statistics import choose, paper_cell, paper_parameter
 
 NEEDS = "Table 1 records over seeds: `make reproduce-table1-rows` (docs: reproducing)"
 METRICS = {"f1": ("F1", "table1_f1"), "balanced_accuracy": ("balanced accuracy",
@@ -38,14 +38,21 @@ def chosen_records(records: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float]:
     """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none."""
-    paper = published()
-    row = paper[(paper["table"] == METRICS[metric][1])
-                & (paper["dataset"] == DATASET_LABELS.get(dataset.split(" (n=")[0]))
-                & (paper["eta"] == eta)
-                & (paper["loss"] == LOSS_LABELS[loss])]
-    if row.empty:
+    cell = paper_cell(dataset, eta, loss, metric)
+    if cell is None:
         return np.nan, np.nan
-    return float(row["mean"].iloc[0]), max(float(row["std"].iloc[0]), MIN_STD)
+    return float(cell["mean"]), max(float(cell["std"]), MIN_STD)
+
+
+def paper_elsewhere(data: pd.DataFrame, dataset: str, eta: float, loss: str,
+                    metric: str) -> float | None:
+    """The paper's γ / c for this cell where ours differs from it; None where they agree,
+    where the loss has no parameter or where we have no records of it."""
+    ours = data.loc[data["loss"] == loss, "param"]
+    if ours.empty or np.isnan(ours.iloc[0]):
+        return None
+    paper = paper_parameter(dataset, eta, loss, metric)
+    return None if np.isnan(paper) or np.isclose(paper, ours.iloc[0]) else paper
 
 
 def settings_text(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> str:
@@ -57,8 +64,8 @@ def settings_text(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> 
             continue
         name = LOSS_COLUMNS[loss][1]
         text = f"{LOSS_LABELS[loss]} {parameter_text(name, ours.iloc[0])}"
-        paper = paper_parameter(dataset, eta, loss, metric)
-        if not np.isnan(paper) and not np.isclose(paper, ours.iloc[0]):
+        paper = paper_elsewhere(data, dataset, eta, loss, metric)
+        if paper is not None:
             text += f" (paper {parameter_text(name, paper)})"
         parts.append(text)
     return ", ".join(parts)
@@ -68,10 +75,8 @@ def _panel(ax, data: pd.DataFrame, dataset: str, eta: float, metric: str, rng, r
     for x, loss in enumerate(LOSS_ORDER):
         scores = data.loc[data["loss"] == loss, metric].to_numpy()
         mean, sd = paper_band(dataset, eta, loss, metric)
-        ours = data.loc[data["loss"] == loss, "param"]
-        elsewhere = (len(ours) > 0 and not np.isnan(ours.iloc[0])
-                     and not np.isclose(ours.iloc[0], paper_parameter(dataset, eta, loss, metric)))
         if not np.isnan(mean):   # hatched: the paper's cell is at a γ / c we did not run
+            elsewhere = paper_elsewhere(data, dataset, eta, loss, metric) is not None
             ax.fill_between([x - 0.38, x + 0.38], mean - 2 * sd, mean + 2 * sd, lw=0,
                             **({"facecolor": "none", "hatch": "////", "edgecolor": "0.6",
                                 "label": "paper ± 2σ, at a γ / c we did not run"} if elsewhere
