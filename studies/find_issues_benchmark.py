@@ -271,20 +271,41 @@ def summary(rows: pd.DataFrame) -> str:
         table = stats.apply(lambda r: f"{r['mean']:.3f} ± {0 if np.isnan(r['std']) else r['std']:.3f}"
                             f" ({int(r['count'])})", axis=1).unstack("candidate")
         lines += ["F1, mean ± sd over seeds (seeds):", "", table.to_markdown(), ""]
-    cost = rows.groupby("candidate").agg(passes=("passes", "mean"),
-                                         minutes=("seconds", lambda s: f"{s.mean() / 60:.2f}"))
-    lines += ["Cost per case (minutes: mean over every case run):", "", cost.to_markdown(), ""]
+        paired = synthetic.pivot_table(index=[*cell, "seed"], columns="candidate", values="f1")
+        paired = paired.sub(paired["paper / CE"], axis=0).drop(columns="paper / CE")
+        stats = paired.groupby(level=cell).agg(["mean", "std"])
+        table = pd.DataFrame({c: [f"{m:+.3f} ± {sd:.3f}" for m, sd in
+                                  zip(stats[(c, "mean")], stats[(c, "std")], strict=True)]
+                              for c in paired}, index=stats.index)
+        lines += ["Candidate − CE, paired over seeds (mean ± sd):", "", table.to_markdown(), ""]
+    group = rows.dataset.where(rows.kind == "held out",
+                               rows.dataset.map(lambda d: "digits" if d == "digits" else
+                                                f"{d} {SUBSET:,}-image subsets"))
+    cost = rows.assign(group=group).groupby(["candidate", "group"]).seconds.mean().div(60)
+    lines += ["Minutes per case (mean over the cases run; one thread):", "",
+              cost.unstack("group").to_markdown(floatfmt=".2f"), ""]
     held = rows[rows.kind == "held out"]
     if not held.empty:
-        columns = [c for c in ("f1", "flagged", "confirmed errors flagged (of 15)",
-                               "confirmed errors in top 100", "confirmed correct flagged (of 85)")
-                   if c in held]
-        lines += ["Held-out cases (not in the decision):", "",
-                  held.set_index(["dataset", "candidate"])[columns].to_markdown(floatfmt=".3f"), ""]
+        lines += ["Held-out cases (not in the decision), over training seeds " +
+                  ", ".join(map(str, sorted(held.seed.unique()))) + ":", "",
+                  held_out_table(held).to_markdown(), ""]
     if not synthetic.empty:
         lines += decision(synthetic.groupby([*cell, "candidate"]).f1.mean().unstack("candidate"),
                           synthetic.groupby("candidate").passes.mean())
     return "\n".join(lines) + "\n"
+
+
+def held_out_table(held: pd.DataFrame) -> pd.DataFrame:
+    """Per held-out case and candidate: F1 mean ± sd over seeds, and each count seed by seed."""
+    counts = [c for c in ("flagged", "confirmed errors flagged (of 15)",
+                          "confirmed errors in top 100", "confirmed correct flagged (of 85)")
+              if c in held]
+    out = {}
+    for key, runs in held.sort_values("seed").groupby(["dataset", "candidate"]):
+        f1 = runs.f1.to_numpy()
+        out[key] = {"F1": f"{f1.mean():.3f} ± {f1.std(ddof=1) if len(f1) > 1 else 0:.3f} ({len(f1)})"}
+        out[key] |= {c: " / ".join(str(int(v)) for v in runs[c].dropna()) for c in counts}
+    return pd.DataFrame.from_dict(out, orient="index")
 
 
 def decision(cells: pd.DataFrame, passes: pd.Series) -> list[str]:
