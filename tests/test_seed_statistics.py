@@ -12,6 +12,7 @@ from robustloss.reporting.figures import FIGURES
 from robustloss.reporting.figures.records import MissingRecords, frame
 from robustloss.reporting.seed_statistics import (
     cells,
+    markdown,
     paired_differences,
     seed_frame,
     summary_markdown,
@@ -173,3 +174,14 @@ def test_a_row_part_way_through_its_seeds_names_what_is_missing(tmp_path):
     *_, verdict = digest(tmp_path)["MNIST η 0.4"]
     assert verdict == ("BL cannot tell at n 2 (BL − GCE not over seeds yet); "
                        "PZ not run over seeds yet")
+
+
+def test_each_cell_gives_its_runs_median_wall_time_from_the_records(tmp_path):
+    for seed, seconds in enumerate([1500.0, 1800.0, 3000.0]):
+        make_record(tmp_path, seed, "mnist", 0.4, "ce", 0.97, seed=seed, seconds=seconds)
+    make_record(tmp_path, 10, "mnist", 0.4, "gce", 0.98, seed=0)      # a record without timings
+    table = cells(seed_frame(records_frame(find_records(tmp_path))), "f1").set_index("column")
+    assert table.loc["CE", "minutes"] == 30.0 and np.isnan(table.loc["GCE", "minutes"])
+    text = markdown(table.reset_index(), paired_differences(seed_frame(
+        records_frame(find_records(tmp_path))), "f1"))
+    assert "| 30 |" in text and text.count("| – |") >= 1

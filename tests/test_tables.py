@@ -9,7 +9,7 @@ from robustloss.reporting.paper import published
 from robustloss.reporting.tables import write_tables
 
 
-def make_record(folder, i, dataset, eta, loss, f1, seed=0, **params):
+def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, **params):
     record = {
         "id": f"r{i:04d}",
         "settings": {"dataset": {"name": dataset, "subset": None}, "noise": {"rate": eta},
@@ -18,6 +18,8 @@ def make_record(folder, i, dataset, eta, loss, f1, seed=0, **params):
         "metrics": {"f1": f1, "balanced_accuracy": f1},
         "noise": {"source": "synthetic"},
     }
+    if seconds is not None:
+        record["timings"] = {"total_seconds": seconds}
     (folder / f"{record['id']}.json").write_text(json.dumps(record))
 
 

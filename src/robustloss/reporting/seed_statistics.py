@@ -97,10 +97,12 @@ def _parameter(variant: str, loss: str) -> str:
 
 def cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per cell: ours (mean, sd, n, parameter, seeds), the paper's (mean, sd, n = 20),
-    diff = ours − paper, Welch's p-value (NaN below two seeds), outside_2sigma."""
+    diff = ours − paper, Welch's p-value (NaN below two seeds), outside_2sigma, minutes (the
+    median wall time of the cell's runs, from their records)."""
     grouped = frame.groupby(["dataset", "eta", "loss", "column", "variant"])
     out = grouped[metric].agg(mean="mean", std="std", n="count").reset_index()
     out["seeds"] = [",".join(map(str, sorted(g["seed"]))) for _, g in grouped]
+    out["minutes"] = [g["seconds"].median() / 60 if "seconds" in g else np.nan for _, g in grouped]
     out["parameter"] = [_parameter(v, loss) for v, loss in zip(out["variant"], out["loss"], strict=True)]
     out = attach_published(out.assign(detector="confident_learning", noise="symmetric"), metric)
     welch = [stats.ttest_ind_from_stats(m, s, n, pm, max(ps, MIN_STD), PAPER_TRIALS,
@@ -113,7 +115,8 @@ def cells(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     out["rank"] = out["column"].map(ORDER.index)
     return (out.sort_values(["dataset", "eta", "rank"])
             [["metric", "dataset", "eta", "column", "parameter", "n", "seeds", "mean", "std",
-              "paper_mean", "paper_std", "paper_param", "diff", "welch_p", "outside_2sigma"]]
+              "paper_mean", "paper_std", "paper_param", "diff", "welch_p", "outside_2sigma",
+              "minutes"]]
             .reset_index(drop=True))
 
 
@@ -180,7 +183,7 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
             continue
         lines = [f"### {label}", "",
                  "| dataset | η | loss | ours mean ± sd | n (seeds) | paper mean ± sd (n = 20) "
-                 "| diff | Welch p | outside paper 2σ |", "|" + " --- |" * 9]
+                 "| diff | Welch p | outside paper 2σ | minutes a run |", "|" + " --- |" * 10]
         for r in rows.itertuples():
             loss = f"{r.column} ({r.parameter})" if r.parameter else r.column
             flag = "" if pd.isna(r.outside_2sigma) else ("**yes**" if r.outside_2sigma else "no")
@@ -190,7 +193,7 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
                      and r.paper_param != r.parameter else "")
             lines.append(f"| {r.dataset} | {r.eta:g} | {loss} | {_mean_sd(r.mean, r.std)} "
                          f"| {r.n} ({r.seeds}) | {_mean_sd(r.paper_mean, r.paper_std, 3)}{other} "
-                         f"| {_fmt(r.diff)} | {_fmt(r.welch_p, 3)} | {flag} |")
+                         f"| {_fmt(r.diff)} | {_fmt(r.welch_p, 3)} | {flag} | {_fmt(r.minutes, 0)} |")
         pairs = _of_metric(paired, metric)
         if not pairs.empty:
             lines += ["", "| dataset | η | paired difference | n | mean | 95 % CI | paper's difference |",

@@ -57,7 +57,8 @@ def _variant(record: dict) -> str:
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
     """One row per record: dataset, eta, noise (kind), realised (rate), loss, variant (its
-    parameters), detector, seed, metrics. ``variant``: see ``_variant``."""
+    parameters), detector, seed, metrics, seconds (the run's wall time). ``variant``: see
+    ``_variant``."""
     rows = []
     for r in records:
         s = r["settings"]
@@ -69,6 +70,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "loss": s["loss"]["name"], "variant": _variant(r),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
             "created": r.get("created", ""),
+            "seconds": r.get("timings", {}).get("total_seconds", math.nan),
             **{m: r["metrics"].get(m, math.nan) for m in METRICS},
         })
     frame = pd.DataFrame(rows)
