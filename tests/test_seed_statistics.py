@@ -185,3 +185,48 @@ def test_each_cell_gives_its_runs_median_wall_time_from_the_records(tmp_path):
     text = markdown(table.reset_index(), paired_differences(seed_frame(
         records_frame(find_records(tmp_path))), "f1"))
     assert "| 30 |" in text and text.count("| – |") >= 1
+
+
+def test_figure_9_takes_the_records_the_tables_take(tmp_path):
+    """Two pipeline versions of BL γ 0.4 (five and three seeds) and a second copy of one
+    record in a subfolder: the figure shows the five-seed version once, as the table does."""
+    for seed in range(5):
+        make_record(tmp_path, seed, "mnist", 0.2, "ce", 0.975, seed=seed)
+        make_record(tmp_path, 10 + seed, "mnist", 0.2, "blurry", 0.984, seed=seed,
+                    identity={"pipeline_version": 5}, gamma=0.4)
+    for seed in range(3):
+        make_record(tmp_path, 20 + seed, "mnist", 0.2, "blurry", 0.950, seed=seed,
+                    identity={"pipeline_version": 4}, gamma=0.4)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "r0010.json").write_text((tmp_path / "r0010.json").read_text())
+    table = cells(seed_frame(records_frame(find_records(tmp_path))), "f1").set_index("column")
+    _, data = FIGURES[9][2](frame(tmp_path), None)
+    bl = data[(data["loss"] == "blurry") & (data["metric"] == "f1")].iloc[0]
+    assert (bl["seeds"], bl["mean"]) == (table.loc["BL", "n"], table.loc["BL", "mean"]) == (5, 0.984)
+
+
+def test_a_missing_comparison_keeps_the_verdict_open(tmp_path):
+    """CE, BL and PZ over three seeds, no record of the row's strongest baseline (GCE)."""
+    for seed in range(3):
+        make_record(tmp_path, seed, "mnist", 0.2, "ce", 0.975 + 0.001 * seed, seed=seed)
+        make_record(tmp_path, 10 + seed, "mnist", 0.2, "blurry", 0.984 + 0.0005 * seed,
+                    seed=seed, gamma=0.4)
+        make_record(tmp_path, 20 + seed, "mnist", 0.2, "piecewise_zero", 0.983, seed=seed, c=0.01)
+    bl_ce, pz_ce, bl_best, _, verdict = digest(tmp_path)["MNIST η 0.2"]
+    assert bl_best == "–"
+    assert verdict == "BL holds so far (BL − GCE not over seeds yet); PZ holds"
+
+
+def test_a_paired_difference_names_the_papers_other_setting(tmp_path):
+    """Fashion-MNIST η 0.2 at Table 1's γ 0.2: Table 2's balanced accuracy is at γ 0.4."""
+    for seed in range(3):
+        make_record(tmp_path, seed, "fashion_mnist", 0.2, "ce", 0.884, seed=seed)
+        make_record(tmp_path, 10 + seed, "fashion_mnist", 0.2, "blurry", 0.888 + 0.001 * seed,
+                    seed=seed, gamma=0.2)
+    frame = seed_frame(records_frame(find_records(tmp_path)), "balanced_accuracy")
+    pairs = paired_differences(frame, "balanced_accuracy").set_index("difference")
+    assert pairs.loc["BL − CE", "paper_at"] == "BL γ=0.4"
+    f1 = paired_differences(seed_frame(records_frame(find_records(tmp_path))), "f1")
+    assert f1.set_index("difference").loc["BL − CE", "paper_at"] == ""
+    assert "(at BL γ=0.4)" in markdown(cells(frame, "balanced_accuracy"),
+                                       paired_differences(frame, "balanced_accuracy"))

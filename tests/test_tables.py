@@ -9,7 +9,7 @@ from robustloss.reporting.paper import published
 from robustloss.reporting.tables import write_tables
 
 
-def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, **params):
+def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, identity=None, **params):
     record = {
         "id": f"r{i:04d}",
         "settings": {"dataset": {"name": dataset, "subset": None}, "noise": {"rate": eta},
@@ -20,6 +20,8 @@ def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, **param
     }
     if seconds is not None:
         record["timings"] = {"total_seconds": seconds}
+    if identity is not None:
+        record["identity"] = identity
     (folder / f"{record['id']}.json").write_text(json.dumps(record))
 
 

@@ -76,4 +76,5 @@ def run_rows(args, results: str) -> int:
         return subprocess.call(cmd)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return max(pool.map(run, commands))
+        codes = list(pool.map(run, commands))
+    return max(abs(code) for code in codes)   # a run killed by a signal has a negative code

@@ -136,29 +136,47 @@ def comparisons(dataset: str, eta) -> list[tuple[str, str, str]]:
 
 def paired_differences(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per (dataset, eta) and comparison (``comparisons``): the paired difference over the
-    seeds both losses ran (mean, 95 % t interval, n) and the paper's difference of means."""
-    paper = cells(frame, metric).set_index(["dataset", "eta", "column"])["paper_mean"]
+    seeds both losses ran (mean, 95 % t interval, n; n 0 where one of them has no records),
+    the paper's difference of means, and ``paper_at``: the paper's γ / c where its cells are
+    at another one than ours ("BL γ=0.4"; empty where they agree)."""
+    table = cells(frame, metric).set_index(["dataset", "eta", "column"])
     rows = []
     for (dataset, eta), group in frame.groupby(["dataset", "eta"]):
         wide = group.pivot_table(index="seed", columns="column", values=metric)
         for comparison, column, baseline in comparisons(dataset, eta):
-            if column not in wide or baseline not in wide:
-                continue
-            diffs = (wide[column] - wide[baseline]).dropna()
+            both = column in wide and baseline in wide
+            diffs = (wide[column] - wide[baseline]).dropna() if both else pd.Series(dtype=float)
             n = len(diffs)
             half = (stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / np.sqrt(n)) if n >= 2 else np.nan
-            paper_diff = (paper.get((dataset, eta, column), np.nan)
-                          - paper.get((dataset, eta, baseline), np.nan))
+            sides = [table.loc[(dataset, eta, c)] if (dataset, eta, c) in table.index else None
+                     for c in (column, baseline)]
+            paper_diff = (np.nan if any(side is None for side in sides)
+                          else sides[0]["paper_mean"] - sides[1]["paper_mean"])
+            paper_at = ", ".join(
+                f"{c} {side['paper_param']}" for c, side in zip((column, baseline), sides, strict=True)
+                if side is not None and isinstance(side["paper_param"], str) and side["paper_param"]
+                and side["paper_param"] != side["parameter"])
             rows.append({"metric": metric, "dataset": dataset, "eta": eta,
                          "comparison": comparison, "difference": f"{column} − {baseline}", "n": n,
                          "mean": diffs.mean() if n else np.nan,
-                         "ci_low": diffs.mean() - half, "ci_high": diffs.mean() + half,
-                         "paper_difference": paper_diff})
+                         "ci_low": diffs.mean() - half if n else np.nan,
+                         "ci_high": diffs.mean() + half if n else np.nan,
+                         "paper_difference": paper_diff, "paper_at": paper_at})
     return pd.DataFrame(rows)
+
+
+def _paper_difference(r) -> str:
+    """'0.010', or '0.010 (at BL γ=0.4)' where the paper's cells are at another γ / c."""
+    at = r.paper_at if isinstance(r.paper_at, str) and r.paper_at else ""
+    return _fmt(r.paper_difference, 3) + (f" (at {at})" if at else "")
 
 
 def _fmt(value: float, digits: int = 4) -> str:
     return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _signed(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:+.3f}"
 
 
 def _mean_sd(mean: float, std: float, digits: int = 4) -> str:
@@ -200,7 +218,7 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
                       "|" + " --- |" * 7]
             for r in pairs.itertuples():
                 lines.append(f"| {r.dataset} | {r.eta:g} | {r.difference} | {r.n} | {_fmt(r.mean)} "
-                             f"| {_interval(r.ci_low, r.ci_high)} | {_fmt(r.paper_difference, 3)} |")
+                             f"| {_interval(r.ci_low, r.ci_high)} | {_paper_difference(r)} |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -215,8 +233,9 @@ def _side(row) -> str | None:
 def verdict(pairs: pd.DataFrame) -> str:
     """The paper's claim on one row in words, per loss: BL beats CE and the best other
     baseline, PZ beats CE. "holds" where every interval is above zero, "does not hold" where
-    one is below, "cannot tell at n k" where one includes zero; a comparison still under two
-    seeds is named as such beside the others' verdict."""
+    one is below, "cannot tell at n k" where one includes zero (k: its seeds); a comparison
+    still under two seeds is named beside the others' verdict, and "holds" becomes "holds so
+    far"."""
     words = []
     for loss in ("BL", "PZ"):
         mine = pairs[pairs["difference"].str.startswith(f"{loss} − ")]
@@ -229,8 +248,10 @@ def verdict(pairs: pd.DataFrame) -> str:
         if any(side == "below" for side, _ in decided.values()):
             words.append(f"{loss} does not hold")
             continue
-        word = (f"{loss} holds" if all(side == "above" for side, _ in decided.values())
-                else f"{loss} cannot tell at n {min(n for _, n in decided.values())}")
+        word = (f"{loss} holds{' so far' if pending else ''}"
+                if all(side == "above" for side, _ in decided.values())
+                else f"{loss} cannot tell at n "
+                f"{min(n for side, n in decided.values() if side == 'includes 0')}")
         words.append(word + (f" ({', '.join(pending)} not over seeds yet)" if pending else ""))
     return "; ".join(words)
 
@@ -262,9 +283,13 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
                 parts.append("–")
                 continue
             r = found.iloc[0]
+            if r["n"] == 0:
+                parts.append("–")
+                continue
             named = f"{r['difference'].split(' − ')[1]}: " if comparison == BEST_BASELINE else ""
+            at = f" at {r['paper_at']}" if isinstance(r["paper_at"], str) and r["paper_at"] else ""
             parts.append(f"{named}{r['mean']:+.4f} {_interval(r['ci_low'], r['ci_high'])}, "
-                         f"n {r['n']}; paper {r['paper_difference']:+.3f}")
+                         f"n {r['n']}; paper {_signed(r['paper_difference'])}{at}")
         cells_of_row = rows[(rows["dataset"] == key[0]) & (rows["eta"] == key[1])]
         outside = cells_of_row[cells_of_row["outside_2sigma"] == True]  # noqa: E712 (NaN: no cell)
         flagged = ", ".join(f"{r.column} {r.diff:+.4f}" for r in outside.itertuples()) or "none"

@@ -42,7 +42,7 @@ def _flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _variant(record: dict) -> str:
+def variant_of(record: dict) -> str:
     """JSON of what sets a record apart within its table cell: the loss parameters and delay,
     plus every other result-affecting setting (train.lr, model, folds, ...) so that records
     made with different settings are never averaged together."""
@@ -58,7 +58,7 @@ def _variant(record: dict) -> str:
 def records_frame(records: list[dict]) -> pd.DataFrame:
     """One row per record: dataset, eta, noise (kind), realised (rate), loss, variant (its
     parameters), detector, seed, metrics, seconds (the run's wall time). ``variant``: see
-    ``_variant``."""
+    ``variant_of``."""
     rows = []
     for r in records:
         s = r["settings"]
@@ -67,7 +67,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
                                                if s["dataset"].get("subset") else ""),
             "eta": "human" if r.get("noise", {}).get("source") == "human" else s["noise"]["rate"],
             "noise": noise_kind(r), "realised": r.get("noise", {}).get("rate_realised", math.nan),
-            "loss": s["loss"]["name"], "variant": _variant(r),
+            "loss": s["loss"]["name"], "variant": variant_of(r),
             "detector": s["detector"]["name"], "seed": s["seed"], "id": r["id"],
             "created": r.get("created", ""),
             "seconds": r.get("timings", {}).get("total_seconds", math.nan),

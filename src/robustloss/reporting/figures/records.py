@@ -16,7 +16,9 @@ class MissingRecords(LookupError):
 
 def frame(results_dir: str | Path) -> pd.DataFrame:
     """One row per record: id, folder, dataset, eta, noise (kind), realised (rate), loss, gamma,
-    c, delay, detector, seed, dynamics, precision, recall, f1, balanced_accuracy, cohens_d, wasserstein."""
+    c, delay, variant (``tables.variant_of``: every result-affecting setting), detector, seed,
+    dynamics, precision, recall, f1, balanced_accuracy, cohens_d, wasserstein."""
+    from robustloss.reporting.tables import variant_of
     rows = []
     for paths, r in _records_with_folders(results_dir):
         s, m = r["settings"], r["metrics"]
@@ -28,7 +30,7 @@ def frame(results_dir: str | Path) -> pd.DataFrame:
             "eta": s["noise"]["rate"], "noise": noise_kind(r),
             "realised": r.get("noise", {}).get("rate_realised", np.nan), "loss": s["loss"]["name"],
             "gamma": s["loss"]["params"].get("gamma"), "c": s["loss"]["params"].get("c"),
-            "delay": s["loss"]["delay"], "detector": s["detector"]["name"], "seed": s["seed"],
+            "delay": s["loss"]["delay"], "variant": variant_of(r), "detector": s["detector"]["name"], "seed": s["seed"],
             "dynamics": r.get("dynamics", "none"), "created": r.get("created", ""),
             **{k: m.get(k, np.nan) for k in ("precision", "recall", "f1", "balanced_accuracy",
                                               "cohens_d", "wasserstein")},

@@ -22,15 +22,19 @@ METRICS = {"f1": ("F1", "table1_f1"), "balanced_accuracy": ("balanced accuracy",
 
 
 def chosen_records(records: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Confident Learning, symmetric noise; per (dataset, eta, loss) the γ / c the tables pick
-    for ``metric``; ``param`` holds it (NaN for losses without one)."""
-    records = records[(records["detector"] == "confident_learning") & (records["noise"] == "symmetric")]
+    """Confident Learning, symmetric noise; per (dataset, eta, loss) the variant the tables pick
+    for ``metric`` (``seed_statistics.choose`` over ``tables.variant_of``, newest record per
+    seed, each record once); ``param`` holds its γ / c (NaN for losses without one)."""
+    records = records[(records["detector"] == "confident_learning") & (records["noise"] == "symmetric")
+                      & (records["eta"] > 0)]
     if records.empty:
         raise MissingRecords(NEEDS)
+    records = (records.drop_duplicates("id").sort_values("created")
+               .drop_duplicates(["dataset", "eta", "loss", "variant", "seed"], keep="last"))
     swept = records["loss"].map(lambda loss: LOSS_COLUMNS[loss][1])
     param = np.where(swept == "gamma", records["gamma"], np.where(swept == "c", records["c"], np.nan))
     param = pd.Series(param, index=records.index, dtype=float)
-    chosen = choose(records.assign(param=param, variant=param.fillna(-1)), metric, "variant")
+    chosen = choose(records.assign(param=param), metric, "variant")
     if chosen.groupby(["dataset", "eta", "loss"])["seed"].nunique().max() < 2:
         raise MissingRecords(f"one seed per cell only; {NEEDS}")
     return chosen
