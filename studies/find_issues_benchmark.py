@@ -87,6 +87,7 @@ def review_counts(table: pd.DataFrame, reviewed: pd.DataFrame, flagged: str = "f
     ordered = table.sort_values(rank)["index"]
     chosen = set(table.loc[table[flagged], "index"])
     return {"confirmed errors flagged (of 15)": len(chosen & errors),
+            "confirmed errors in top 50": len(set(ordered.head(50)) & errors),
             "confirmed errors in top 100": len(set(ordered.head(100)) & errors),
             "confirmed correct flagged (of 85)": len(chosen & correct)}
 
@@ -297,7 +298,7 @@ def summary(rows: pd.DataFrame) -> str:
 
 def held_out_table(held: pd.DataFrame) -> pd.DataFrame:
     """Per held-out case and candidate: F1 mean ± sd over seeds, and each count seed by seed."""
-    counts = [c for c in ("flagged", "confirmed errors flagged (of 15)",
+    counts = [c for c in ("flagged", "confirmed errors flagged (of 15)", "confirmed errors in top 50",
                           "confirmed errors in top 100", "confirmed correct flagged (of 85)")
               if c in held]
     out = {}
