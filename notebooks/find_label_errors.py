@@ -59,7 +59,7 @@ np.savez("my_digits.npz", images=images, labels=labels, class_names=names)
 # %%
 issues = robustloss.find_label_issues("my_digits.npz", progress=False)
 print(f"estimated noise rate: {issues.attrs['estimated_noise_rate']:.1%} (planted: {40 / len(labels):.1%})")
-print(f"gamma chosen: {issues.attrs['loss_params']['gamma']} (by {issues.attrs['choice']['by']})")
+print(f"gamma chosen: {issues.attrs['loss_params']['gamma']}: {issues.attrs['choice']['reason']}")
 print(f"{issues.attrs['num_flagged']} of {len(issues)} flagged; cross-entropy alone flags "
       f"{issues.flagged_ce.sum()}, {(issues.flagged & issues.flagged_ce).sum()} of them the same")
 issues.head(10)
