@@ -25,8 +25,10 @@ from robustloss.data import load
 from robustloss.errors import UserError
 from robustloss.find import core as find_core
 from robustloss.find.choose import (
+    LOW_NOISE,
     NoiseEstimate,
     best_values,
+    choose_loss,
     choose_parameter,
     estimate_noise,
     parameter_for_noise,
@@ -67,13 +69,15 @@ def robustloss_cli(*args, cwd=REPO, timeout=600):
 
 @pytest.fixture(scope="module")
 def folder_run(tmp_path_factory):
-    """find-issues on an ImageFolder of digits with 40 planted errors (automatic gamma)."""
+    """find-issues with Blurry Loss (automatic gamma) on an ImageFolder of digits with 40
+    planted errors. The default loss would keep cross-entropy's flags at this low noise
+    (test_the_default_keeps_cross_entropys_flags_where_it_estimates_little_noise)."""
     tmp = tmp_path_factory.mktemp("find")
     images, labels, wrong = planted_digits()
     folder = write_folder(tmp / "digits", images, labels)
     out = tmp / "out"
     run = robustloss_cli("find-issues", folder, "--out", out, "--review", 12, "--quiet",
-                         "--protocol", "paper")  # the default protocol: test_protocols_*
+                         "--protocol", "paper", "--loss", "blurry")  # protocol: test_protocols_*
     assert run.returncode == 0, run.stderr[-3000:]
     return {"out": out, "stdout": run.stdout, "folder": folder,
             "wrong": {f"{CLASS_NAMES[labels[i]]}/digit_{i:04d}.png" for i in wrong}}
@@ -258,16 +262,43 @@ def test_feature_tables_train_an_mlp_head(tmp_path, kind):
 
 def test_ce_and_fixed_gamma_skip_the_estimate_pass(tmp_path):
     path, _ = feature_table(tmp_path, "csv")
-    fixed = robustloss.find_label_issues(path, label_column="species", gamma=0.3, progress=False,
-                                         protocol="paper")
+    fixed = robustloss.find_label_issues(path, label_column="species", loss="blurry", gamma=0.3,
+                                         progress=False, protocol="paper")
     assert fixed.attrs["loss_params"] == {"gamma": 0.3} and fixed.attrs["settings"]["gamma"] == 0.3
     assert fixed.attrs["passes"] == 1 and "flagged_ce" not in fixed  # compare=auto: not cheap
-    compared = robustloss.find_label_issues(path, label_column="species", gamma=0.3,
-                                            compare="ce", progress=False, protocol="paper")
+    compared = robustloss.find_label_issues(path, label_column="species", loss="blurry",
+                                            gamma=0.3, compare="ce", progress=False,
+                                            protocol="paper")
     assert compared.attrs["passes"] == 2 and "flagged_ce" in compared
     ce = robustloss.find_label_issues(path, label_column="species", loss="ce", progress=False,
                                       protocol="paper")
     assert ce.attrs["loss_params"] == {} and 0 < ce.attrs["estimated_noise_rate"] < 0.1
+
+
+def test_the_default_keeps_cross_entropys_flags_where_it_estimates_little_noise(tmp_path):
+    """The default loss ("auto") at 2 % planted errors: the cross-entropy pass estimates well
+    under 20 %, so its flags are the answer, one pass, and the reason says so; at 30 % it
+    estimates more and Blurry Loss runs at the automatic gamma, compared with that pass."""
+    path, wrong = feature_table(tmp_path, "csv")
+    low = robustloss.find_label_issues(path, label_column="species", progress=False)
+    assert low.attrs["settings"]["loss"] == "auto" and low.attrs["loss"] == "ce"
+    assert low.attrs["passes"] == 1 and low.attrs["loss_params"] == {} and "flagged_ce" not in low
+    assert low.attrs["choice"]["reason"].startswith("Cross-entropy's flags stand")
+    assert len(set(low.loc[low.flagged, "index"]) & wrong) >= 25
+    data = load("digits")
+    noisy, _ = corrupt("symmetric", data.labels, 10, 0.3, seed=0, dataset="digits")
+    user = UserData(torch.as_tensor(data.images.reshape(len(noisy), -1) / 16.0,
+                                    dtype=torch.float32), noisy, CLASS_NAMES,
+                    [f"row {i}" for i in range(len(noisy))], "digits", "features")
+    high = robustloss.find_label_issues(user, progress=False)
+    assert high.attrs["choice"]["estimated_noise_rate"] >= LOW_NOISE
+    assert high.attrs["loss"] == "blurry" and high.attrs["passes"] == 2 and "flagged_ce" in high
+    assert high.attrs["choice"]["reason"].startswith("Blurry Loss: the estimated noise rate")
+
+
+@pytest.mark.parametrize("rate, loss", [(0.199, "ce"), (0.2, "blurry"), (0.35, "blurry")])
+def test_the_default_loss_turns_at_twenty_percent_estimated_noise(rate, loss):
+    assert choose_loss(NoiseEstimate(rate, 0.05)).value == loss
 
 
 def test_pair_flips_read_off_a_real_cross_entropy_pass_raise_gamma_to_its_cap():
@@ -280,7 +311,7 @@ def test_pair_flips_read_off_a_real_cross_entropy_pass_raise_gamma_to_its_cap():
     user = UserData(torch.as_tensor(data.images.reshape(len(noisy), -1) / 16.0,
                                     dtype=torch.float32), noisy, CLASS_NAMES,
                     [f"row {i}" for i in range(len(noisy))], "digits", "features")
-    table = robustloss.find_label_issues(user, protocol="paper", progress=False)
+    table = robustloss.find_label_issues(user, protocol="paper", loss="blurry", progress=False)
     choice, gamma = table.attrs["choice"], table.attrs["loss_params"]["gamma"]
     assert table.attrs["passes"] == 2
     assert 0.1 < choice["estimated_noise_rate"] < 0.2
@@ -412,7 +443,7 @@ def test_every_branch_of_the_rule_fires_end_to_end_and_sets_the_robust_pass(
     monkeypatch.setattr(find_core, "out_of_fold", out_of_fold)
     data = UserData(torch.zeros(len(given), 3), given, CLASS_NAMES,
                     [f"row {i}" for i in range(len(given))], "made up", "features")
-    table = robustloss.find_label_issues(data, progress=False)
+    table = robustloss.find_label_issues(data, loss="blurry", progress=False)
     assert ran == [("ce", {}), ("blurry", {"gamma": pytest.approx(gamma, abs=0.005)})]
     choice = table.attrs["choice"]
     assert choice["estimated_noise_rate"] == pytest.approx(rate, abs=0.005)

@@ -88,7 +88,7 @@ def test_no_user_supplied_string_reaches_the_report_as_markup(tmp_path, monkeypa
     every_section_flagged(monkeypatch)
     out = tmp_path / "out"
     assert main([str(path), "--out", str(out), "--folds", "2", "--epochs", "1", "--protocol",
-                 "paper", "--quiet", "--review", "5"]) == 0
+                 "paper", "--loss", "blurry", "--quiet", "--review", "5"]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     table = pd.read_csv(out / "label_issues.csv", keep_default_na=False)
     shown = {str(path), *table["given_label"], *table["suggested_label"], *table["sample"]}

@@ -1,6 +1,6 @@
 """``robustloss find-issues``: the label errors in your own data.
 
-    robustloss find-issues PATH [--out DIR] [--loss blurry] [--gamma auto] [--review K] ...
+    robustloss find-issues PATH [--out DIR] [--loss auto] [--gamma auto] [--review K] ...
 
 PATH: an image folder (``PATH/<class>/<image>``), an ``.npz`` (``images``, ``labels``), or a
 feature table (``.csv`` / ``.parquet`` with a label column, or ``.npy`` with ``--labels``).
@@ -35,11 +35,14 @@ def number_or_auto(text: str):
 
 
 def find_issues_parser() -> argparse.ArgumentParser:
-    from robustloss.find.choose import LARGEST, SLOPE
+    from robustloss.find.choose import LARGEST, LOW_NOISE, SLOPE
     from robustloss.find.core import COMPARE, PROTOCOLS, FindSettings
     from robustloss.training.augment import AUGMENTATIONS
 
-    auto_help = {  # robustloss.find.choose.choose_parameter
+    auto_help = {  # robustloss.find.choose.choose_loss, choose_parameter
+        "loss": "auto, or a loss of robustloss.components.losses (ce, blurry, piecewise_zero, "
+                "...): auto runs cross-entropy first and keeps its flags where it estimates "
+                f"under {100 * LOW_NOISE:.0f}%% noise, else runs Blurry Loss ",
         "gamma": "Blurry Loss's gamma, or auto: the paper's best value at the noise rate a "
                  f"first cross-entropy pass estimates, raised to {SLOPE:g}x the flip rate (up "
                  f"to {LARGEST:g}) where a class's wrong labels concentrate in one other class ",
@@ -110,7 +113,7 @@ def run_find_issues(args) -> int:
     from robustloss.experiments.provenance import close_stamp, take_stamp
     from robustloss.find.core import FindSettings, find_label_issues
     from robustloss.find.inputs import check_classes, load_user_data
-    from robustloss.find.report import summary_line, write_report
+    from robustloss.find.report import passes_text, summary_line, write_report
 
     if args.review < 1:
         raise UserError(f"--review must be at least 1, got {args.review}")
@@ -140,7 +143,8 @@ def run_find_issues(args) -> int:
         "class_names": attrs["class_names"], "seconds": seconds,
         "provenance": close_stamp(stamp)}, indent=2))
     print(f"{summary_line(table)}; estimated noise rate {100 * attrs['estimated_noise_rate']:.1f}%; "
-          f"{attrs['loss']} {attrs['loss_params'] or ''} ({attrs['passes']} passes, {seconds:.0f} s)")
+          f"{attrs['loss']}{' ' + str(attrs['loss_params']) if attrs['loss_params'] else ''} "
+          f"({passes_text(attrs['passes'])}, {seconds:.0f} s)")
     if "flagged_ce" in table:
         ours, ce = table.flagged, table.flagged_ce
         print(f"cross-entropy on the same folds flags {int(ce.sum())}: both {int((ours & ce).sum())}, "

@@ -47,6 +47,13 @@ PARAMETER_OF = {loss: param for loss, (_, param) in LOSS_COLUMNS.items() if para
 # F1 0.59 / 0.57 / 0.33 at gamma 0.6 / 0.7 / 0.8).
 SLOPE = 3.0
 LARGEST = 0.6
+# find-issues' default loss ("auto"), the candidate the declared benchmark's rule picked
+# (studies/find_issues_benchmark.md, amendment 2; studies/measurements/
+# find_issues_benchmark_results.md): cross-entropy's own flags where its pass estimates a
+# noise rate under LOW_NOISE (one pass), else Blurry Loss at the automatic gamma (two).
+# Blurry Loss everywhere led it by 0.015 mean F1 over the 18 cells, under twice that lead's
+# standard error (0.018), at 2 passes a case against 1.4: a tie, which goes to fewer passes.
+LOW_NOISE = 0.20
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class NoiseEstimate:
 class Choice:
     """An automatic value and why: ``reason`` is one sentence for the log and the report."""
 
-    value: float
+    value: float | str
     reason: str
 
 
@@ -135,3 +142,13 @@ def choose_parameter(loss: str, noise: NoiseEstimate) -> Choice:
                                         "labels concentrate in one other class.")
     return Choice(LARGEST, f"{concentrate.capitalize()}, above {read}, capped at {LARGEST:g}: "
                            "a larger gamma leaves clean hard samples unlearned.")
+
+
+def choose_loss(noise: NoiseEstimate) -> Choice:
+    """find-issues' default loss for ``noise`` (read off the cross-entropy pass): "ce" under
+    LOW_NOISE, where that pass's flags stand, else "blurry"; and why."""
+    rate = f"the estimated noise rate {100 * noise.rate:.1f}%"
+    if noise.rate < LOW_NOISE:
+        return Choice("ce", f"Cross-entropy's flags stand: {rate} is under "
+                            f"{100 * LOW_NOISE:.0f}% (--loss blurry runs Blurry Loss anyway).")
+    return Choice("blurry", f"Blurry Loss: {rate} is {100 * LOW_NOISE:.0f}% or more.")

@@ -23,6 +23,7 @@ from robustloss.errors import as_user_errors, check_choice, check_integer
 from robustloss.experiments.provenance import resolve_device
 from robustloss.find.choose import (
     PARAMETER_OF,
+    choose_loss,
     choose_parameter,
     estimate_noise,
 )
@@ -54,18 +55,19 @@ COMPARE = {"auto": "add what cross-entropy flags when its pass runs anyway (gamm
 class FindSettings:
     """How find_label_issues trains and judges.
 
-    loss: any of robustloss.components.losses (default Blurry Loss, the paper's); gamma / c: Blurry
-    Loss's / Piecewise-zero's parameter, or "auto": chosen from a first cross-entropy pass
-    (robustloss.find.choose.choose_parameter). protocol: one of PROTOCOLS, the epochs,
-    augmentation (images only) and models per fold; ``epochs``, ``augment``, ``members``
-    left None take the protocol's. folds: the paper's 5. lr,
-    batch_size: None = by input kind: images 3e-3 / 64 (a small CNN, inputs scaled to
+    loss: "auto" (the default: cross-entropy's flags where its pass estimates little noise,
+    else Blurry Loss; robustloss.find.choose.choose_loss) or any of
+    robustloss.components.losses; gamma / c: Blurry Loss's / Piecewise-zero's parameter, or
+    "auto": chosen from a first cross-entropy pass (robustloss.find.choose.choose_parameter).
+    protocol: one of PROTOCOLS, the epochs, augmentation (images only) and models per fold;
+    ``epochs``, ``augment``, ``members`` left None take the protocol's. folds: the paper's 5.
+    lr, batch_size: None = by input kind: images 3e-3 / 64 (a small CNN, inputs scaled to
     [0, 1]: our digits setting), feature vectors 1e-3 / 128 (an MLP head on standardised
     features). seed: folds, initialisation and batch order. compare: whether the result
     also says what plain cross-entropy + Confident Learning flags on the same folds (COMPARE).
     """
 
-    loss: str = "blurry"
+    loss: str = AUTO
     gamma: float | str = AUTO
     c: float | str = AUTO
     folds: int = 5
@@ -80,7 +82,7 @@ class FindSettings:
     compare: str = "auto"
 
     def __post_init__(self):
-        check_choice("loss", self.loss, tuple(losses.LOSSES.names()))
+        check_choice("loss", self.loss, (AUTO, *losses.LOSSES.names()))
         check_choice("compare", self.compare, tuple(COMPARE))
         check_choice("protocol", self.protocol, tuple(PROTOCOLS))
         check_integer("folds", self.folds, 2)
@@ -96,15 +98,26 @@ class FindSettings:
                 raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
 
     @property
+    def robust_loss(self) -> str:
+        """The loss that runs unless the default's cross-entropy pass stands ("auto": Blurry)."""
+        return "blurry" if self.loss == AUTO else self.loss
+
+    @property
+    def parameter_is_auto(self) -> bool:
+        """Whether that loss's gamma / c is "auto" (chosen from a cross-entropy pass)."""
+        name = PARAMETER_OF.get(self.robust_loss)
+        return name is not None and getattr(self, name) == AUTO
+
+    @property
     def needs_noise_estimate(self) -> bool:
-        """Whether the loss's gamma / c is "auto" (chosen from a cross-entropy pass)."""
-        return self.loss in PARAMETER_OF and getattr(self, PARAMETER_OF[self.loss]) == AUTO
+        """Whether a cross-entropy pass must run first: for loss "auto" or a gamma / c "auto"."""
+        return self.loss == AUTO or self.parameter_is_auto
 
     def fixed_params(self) -> dict:
         """The loss's parameter where it is a number ({} where it is "auto" or the loss has
         none)."""
-        name = PARAMETER_OF.get(self.loss)
-        if name is None or self.needs_noise_estimate:
+        name = PARAMETER_OF.get(self.robust_loss)
+        if name is None or self.parameter_is_auto:
             return {}
         return {name: float(getattr(self, name))}
 
@@ -178,8 +191,9 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
     the input), sample, given_label, suggested_label (class names), p_given, p_suggested,
     label_quality (cleanlab's normalized margin; low = suspicious), flagged; with the
     cross-entropy comparison (``compare``) also flagged_ce and rank_ce. ``.attrs``:
-    estimated_noise_rate, num_flagged, num_samples, loss, loss_params, choice (how an
-    automatic value was chosen), passes, model (the training recipe), class_names, source, settings."""
+    estimated_noise_rate, num_flagged, num_samples, loss (whose flags these are: "ce" or
+    "blurry" where the setting is "auto"), loss_params, choice (how an automatic loss or
+    value was chosen), passes, model (the training recipe), class_names, source, settings."""
     with as_user_errors():  # every input check, before any training
         unknown = sorted(set(overrides) - {f.name for f in fields(FindSettings)})
         if unknown:
@@ -191,7 +205,7 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         check_classes(data, settings.folds)
         make_model = model_for(data)
         device = resolve_device(settings.device)
-        losses.build(settings.loss, data.num_classes, **settings.fixed_params())
+        losses.build(settings.robust_loss, data.num_classes, **settings.fixed_params())
     log.info("%s: %d samples, %d classes (%s)", data.source, len(data), data.num_classes, data.kind)
     passes = 0
 
@@ -201,9 +215,9 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
         log.info("pass %d: %s %s, %s", passes, loss, params or "", settings.describe_model(data.kind))
         return out_of_fold(data, settings, loss, params, make_model, device, progress)
 
-    auto, noise, ce_probs, choice = settings.needs_noise_estimate, None, None, None
+    loss, noise, ce_probs, choice = settings.robust_loss, None, None, None
     params = settings.fixed_params()
-    if auto or settings.loss == "ce" or settings.compare == "ce":
+    if settings.needs_noise_estimate or loss == "ce" or settings.compare == "ce":
         ce_probs = run_pass("ce", {})
         noise = estimate_noise(data.labels, ce_probs)
         log.info("estimated noise rate: %.1f%% (flip rate into the most common wrong class "
@@ -212,24 +226,32 @@ def find_label_issues(data: str | Path | UserData, settings: FindSettings | None
             log.warning("more than half of the labels look wrong to the cross-entropy model: "
                         "more likely the model is too weak for this data (try more --epochs) "
                         "than the labels that bad")
-    if auto:
-        chosen = choose_parameter(settings.loss, noise)
-        params = {PARAMETER_OF[settings.loss]: chosen.value}
-        choice = {"reason": chosen.reason,
-                  "estimated_noise_rate": noise.rate, "estimated_flip_rate": noise.flip}
-        log.info("%s = %g: %s", PARAMETER_OF[settings.loss], chosen.value, chosen.reason)
-    probs = ce_probs if settings.loss == "ce" else run_pass(settings.loss, params)
+    reasons = []
+    if settings.loss == AUTO:
+        picked = choose_loss(noise)
+        loss = picked.value
+        reasons.append(picked.reason)
+        log.info("loss: %s", picked.reason)
+    if loss != "ce" and settings.parameter_is_auto:
+        chosen = choose_parameter(loss, noise)
+        params = {PARAMETER_OF[loss]: chosen.value}
+        reasons.append(chosen.reason)
+        log.info("%s = %g: %s", PARAMETER_OF[loss], chosen.value, chosen.reason)
+    if reasons:
+        choice = {"reason": " ".join(reasons), "estimated_noise_rate": noise.rate,
+                  "estimated_flip_rate": noise.flip}
+    probs = ce_probs if loss == "ce" else run_pass(loss, params)
     if noise is None:
         noise = estimate_noise(data.labels, probs)
     eta = noise.rate
     flagged = confident_learning(data.labels, probs)
     table = issue_table(data, probs, flagged)
-    if ce_probs is not None and settings.loss != "ce" and settings.compare != "none":
+    if ce_probs is not None and loss != "ce" and settings.compare != "none":
         table = with_comparison(table, issue_table(data, ce_probs,
                                                    confident_learning(data.labels, ce_probs)))
     table.attrs.update(
         estimated_noise_rate=eta, num_flagged=int(flagged.sum()), num_samples=len(data),
-        loss=settings.loss, loss_params=params, choice=choice, passes=passes,
+        loss=loss, loss_params=params, choice=choice, passes=passes,
         model=settings.describe_model(data.kind),
         class_names=data.class_names, source=data.source, kind=data.kind,
         settings=asdict(settings))

@@ -114,6 +114,10 @@ def choice_text(attrs: dict) -> str:
     return choice["reason"] if choice else ""
 
 
+def passes_text(passes: int) -> str:
+    return f"{passes} cross-validated pass{'es' if passes != 1 else ''}"
+
+
 def summary_line(table: pd.DataFrame) -> str:
     n, m = table.attrs["num_flagged"], table.attrs["num_samples"]
     return f"{n} of {m} flagged ({100 * n / m:.1f}%)"
@@ -134,7 +138,7 @@ def write_report(table: pd.DataFrame, path: str | Path, inputs: torch.Tensor | N
 <div class="summary"><b>{summary_line(table)}</b> &middot; estimated noise rate
 <b>{100 * eta:.1f}%</b> &middot; {html.escape(loss_name(attrs['loss']))}{f', {params}' if params else ''}
 {'(automatic)' if attrs.get('choice') else ''}
-&middot; {attrs.get('passes', 1)} cross-validated passes
+&middot; {passes_text(attrs.get('passes', 1))}
 {f'<p class="how">{html.escape(how)}</p>' if how else ''}</div>
 <p class="note">Flagged: Confident Learning (cleanlab, filter_by="both") on out-of-fold
 probabilities ({html.escape(attrs['model'])}, protocol {html.escape(settings['protocol'])});
