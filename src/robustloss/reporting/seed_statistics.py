@@ -152,10 +152,9 @@ def paired_differences(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
                      for c in (column, baseline)]
             paper_diff = (np.nan if any(side is None for side in sides)
                           else sides[0]["paper_mean"] - sides[1]["paper_mean"])
-            paper_at = ", ".join(
-                f"{c} {side['paper_param']}" for c, side in zip((column, baseline), sides, strict=True)
-                if side is not None and isinstance(side["paper_param"], str) and side["paper_param"]
-                and side["paper_param"] != side["parameter"])
+            elsewhere = [(c, _paper_param_elsewhere(side["paper_param"], side["parameter"]))
+                         for c, side in zip((column, baseline), sides, strict=True) if side is not None]
+            paper_at = ", ".join(f"{c} {param}" for c, param in elsewhere if param)
             rows.append({"metric": metric, "dataset": dataset, "eta": eta,
                          "comparison": comparison, "difference": f"{column} − {baseline}", "n": n,
                          "mean": diffs.mean() if n else np.nan,
@@ -165,10 +164,15 @@ def paired_differences(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _paper_param_elsewhere(paper_param, parameter: str) -> str:
+    """The paper's γ / c of a cell ("γ=0.4") where it is not ours; "" where they agree, where
+    the loss has none or the paper has no such cell (NaN)."""
+    return paper_param if isinstance(paper_param, str) and paper_param and paper_param != parameter else ""
+
+
 def _paper_difference(r) -> str:
     """'0.010', or '0.010 (at BL γ=0.4)' where the paper's cells are at another γ / c."""
-    at = r.paper_at if isinstance(r.paper_at, str) and r.paper_at else ""
-    return _fmt(r.paper_difference, 3) + (f" (at {at})" if at else "")
+    return _fmt(r.paper_difference, 3) + (f" (at {r.paper_at})" if r.paper_at else "")
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -207,8 +211,8 @@ def markdown(cell_table: pd.DataFrame, paired: pd.DataFrame) -> str:
             flag = "" if pd.isna(r.outside_2sigma) else ("**yes**" if r.outside_2sigma else "no")
             # Table 2 gives BL / PZ at their best parameter for balanced accuracy, which may
             # not be the one that ran (the row's best for F1): then the paper's is named
-            other = (f" ({r.paper_param})" if isinstance(r.paper_param, str) and r.paper_param
-                     and r.paper_param != r.parameter else "")
+            other = _paper_param_elsewhere(r.paper_param, r.parameter)
+            other = f" ({other})" if other else ""
             lines.append(f"| {r.dataset} | {r.eta:g} | {loss} | {_mean_sd(r.mean, r.std)} "
                          f"| {r.n} ({r.seeds}) | {_mean_sd(r.paper_mean, r.paper_std, 3)}{other} "
                          f"| {_fmt(r.diff)} | {_fmt(r.welch_p, 3)} | {flag} | {_fmt(r.minutes, 0)} |")
@@ -279,15 +283,12 @@ def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str
         parts = []
         for comparison in ("BL − CE", "PZ − CE", BEST_BASELINE):
             found = mine[mine["comparison"] == comparison] if not mine.empty else mine
-            if found.empty:
+            if found.empty or found.iloc[0]["n"] == 0:   # not planned, or no records of a side
                 parts.append("–")
                 continue
             r = found.iloc[0]
-            if r["n"] == 0:
-                parts.append("–")
-                continue
             named = f"{r['difference'].split(' − ')[1]}: " if comparison == BEST_BASELINE else ""
-            at = f" at {r['paper_at']}" if isinstance(r["paper_at"], str) and r["paper_at"] else ""
+            at = f" at {r['paper_at']}" if r["paper_at"] else ""
             parts.append(f"{named}{r['mean']:+.4f} {_interval(r['ci_low'], r['ci_high'])}, "
                          f"n {r['n']}; paper {_signed(r['paper_difference'])}{at}")
         cells_of_row = rows[(rows["dataset"] == key[0]) & (rows["eta"] == key[1])]
