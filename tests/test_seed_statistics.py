@@ -205,6 +205,19 @@ def test_figure_9_takes_the_records_the_tables_take(tmp_path):
     assert (bl["seeds"], bl["mean"]) == (table.loc["BL", "n"], table.loc["BL", "mean"]) == (5, 0.984)
 
 
+def test_a_subset_is_compared_with_the_paper_neither_in_the_tables_nor_in_figure_9(tmp_path):
+    """300 MNIST images are not the paper's experiment: no paper cell in the table, no band in
+    the figure (the paper's γ still picks the variant)."""
+    for seed in range(2):
+        make_record(tmp_path, seed, "mnist", 0.2, "ce", 0.90, seed=seed, subset=300)
+        make_record(tmp_path, 10 + seed, "mnist", 0.2, "blurry", 0.91, seed=seed, subset=300,
+                    gamma=0.4)
+    table = cells(seed_frame(records_frame(find_records(tmp_path))), "f1")
+    assert table["paper_mean"].isna().all()
+    _, data = FIGURES[9][2](frame(tmp_path), None)
+    assert len(data) == 4 and data["paper_mean"].isna().all()
+
+
 def test_a_missing_comparison_keeps_the_verdict_open(tmp_path):
     """CE, BL and PZ over three seeds, no record of the row's strongest baseline (GCE)."""
     for seed in range(3):

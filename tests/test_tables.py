@@ -9,10 +9,11 @@ from robustloss.reporting.paper import published
 from robustloss.reporting.tables import write_tables
 
 
-def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, identity=None, **params):
+def make_record(folder, i, dataset, eta, loss, f1, seed=0, seconds=None, identity=None, subset=None,
+                **params):
     record = {
         "id": f"r{i:04d}",
-        "settings": {"dataset": {"name": dataset, "subset": None}, "noise": {"rate": eta},
+        "settings": {"dataset": {"name": dataset, "subset": subset}, "noise": {"rate": eta},
                      "loss": {"name": loss, "params": params, "delay": 0},
                      "detector": {"name": "confident_learning"}, "seed": seed},
         "metrics": {"f1": f1, "balanced_accuracy": f1},

@@ -35,7 +35,7 @@ FIGURES = {
     7: ("fig7_dynamics_full", "Figure 2 without truncated y-limits", dynamics.make7),
     8: ("fig8_f1_by_noise_kind", "F1 against η, a line per loss, a panel per noise kind",
         noise_kinds.make),
-    9: ("fig9_table1_rows_over_seeds", "Table 1 / 2 rows by η, each seed a dot over the paper's ± 2σ",
+    9: ("fig9_table1_rows_over_seeds", "Table 1 / 2 rows by η, each seed a ring over the paper's ± 2σ",
         seed_rows.make),
 }
 # Figures drawn from the records of one noise kind at a time (--noise); 8 compares the kinds.
