@@ -243,3 +243,16 @@ def test_a_paired_difference_names_the_papers_other_setting(tmp_path):
     assert f1.set_index("difference").loc["BL − CE", "paper_at"] == ""
     assert "(at BL γ=0.4)" in markdown(cells(frame, "balanced_accuracy"),
                                        paired_differences(frame, "balanced_accuracy"))
+
+
+def test_figure_9_keeps_a_wide_paper_band_from_flattening_its_panel():
+    """Fashion-MNIST η 0.4: the paper's Focal cell is 0.896 ± 0.033 (F1); the panel spans our
+    scores and the paper's means, and that band runs off it."""
+    import pandas as pd
+
+    from robustloss.reporting.figures.seed_rows import y_range
+
+    data = pd.DataFrame({"loss": ["ce", "blurry"], "f1": [0.918, 0.936]})
+    low, high = y_range(data, "fashion_mnist", 0.4, "f1")
+    assert low < 0.896 < 0.934 + 0.002 < high          # every paper mean and its narrow band
+    assert high < 0.896 + 2 * 0.033                     # Focal's band is cut
