@@ -51,19 +51,19 @@ def seed_frame(records: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
 
 def paper_cell(dataset: str, eta, loss: str, metric: str) -> pd.Series | None:
     """The paper's cell of ``metric``'s table (Table 1 for F1, Table 2 for balanced accuracy):
-    mean, std, param_value; None where it has none. A subset ("mnist (n=300)") reads its
-    dataset's cell."""
+    mean, std, param_value; None where it has none, and for a subset ("mnist (n=300)"): not
+    the paper's experiment (``attach_published`` leaves it uncompared too)."""
     paper = published()
     row = paper[(paper["metric"] == metric) & (paper["detector"] == "confident_learning")
-                & (paper["dataset"] == DATASET_LABELS.get(dataset.split(" (n=")[0]))
+                & (paper["dataset"] == DATASET_LABELS.get(dataset))
                 & (paper["eta"] == eta) & (paper["loss"] == LOSS_COLUMNS[loss][0])]
     return row.iloc[0] if len(row) else None
 
 
 def paper_parameter(dataset: str, eta, loss: str, metric: str) -> float:
     """The γ or c at which the paper reports a cell of ``metric``'s table; NaN where it has
-    no such cell or parameter."""
-    cell = paper_cell(dataset, eta, loss, metric)
+    no such cell or parameter. A subset ("mnist (n=300)") reads its dataset's."""
+    cell = paper_cell(dataset.split(" (n=")[0], eta, loss, metric)
     return np.nan if cell is None else float(cell["param_value"])
 
 

@@ -41,9 +41,8 @@ def chosen_records(records: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def paper_band(dataset: str, eta: float, loss: str, metric: str) -> tuple[float, float]:
-    """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none and for a subset
-    ("mnist (n=300)": not the paper's experiment; the tables leave it uncompared too)."""
-    cell = None if " (n=" in dataset else paper_cell(dataset, eta, loss, metric)
+    """The paper's (mean, sd) of a Table 1 / 2 cell; NaNs where it has none (a subset too)."""
+    cell = paper_cell(dataset, eta, loss, metric)
     if cell is None:
         return np.nan, np.nan
     return float(cell["mean"]), max(float(cell["std"]), MIN_STD)
@@ -76,14 +75,14 @@ def settings_text(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> 
     return ", ".join(parts)
 
 
-def y_range(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> tuple[float, float]:
-    """A panel's y limits: our scores and the paper's means, and the paper's ± 2σ bands no
-    wider than that span; a wider band (Fashion-MNIST η 0.4 Focal: 0.896 ± 0.033) runs off
-    the panel rather than flattening every other cell."""
-    paper = [paper_band(dataset, eta, loss, metric) for loss in LOSS_ORDER]
-    values = [*data[metric], *(mean for mean, _ in paper if not np.isnan(mean))]
+def y_range(scores, bands) -> tuple[float, float]:
+    """A panel's y limits: our ``scores`` and the paper's means, and the paper's ± 2σ bands
+    (``bands``: (mean, sd) pairs, ``paper_band``) no wider than that span; a wider band
+    (Fashion-MNIST η 0.4 Focal: 0.896 ± 0.033) runs off the panel rather than flattening
+    every other cell."""
+    values = [*scores, *(mean for mean, _ in bands if not np.isnan(mean))]
     span = max(values) - min(values)
-    for mean, sd in paper:
+    for mean, sd in bands:
         if not np.isnan(mean) and 4 * sd <= span:
             values += [mean - 2 * sd, mean + 2 * sd]
     low, high = min(values), max(values)
@@ -92,9 +91,9 @@ def y_range(data: pd.DataFrame, dataset: str, eta: float, metric: str) -> tuple[
 
 
 def _panel(ax, data: pd.DataFrame, dataset: str, eta: float, metric: str, rng, rows: list):
-    for x, loss in enumerate(LOSS_ORDER):
+    bands = [paper_band(dataset, eta, loss, metric) for loss in LOSS_ORDER]
+    for x, (loss, (mean, sd)) in enumerate(zip(LOSS_ORDER, bands, strict=True)):
         scores = data.loc[data["loss"] == loss, metric].to_numpy()
-        mean, sd = paper_band(dataset, eta, loss, metric)
         if not np.isnan(mean):   # hatched: the paper's cell is at a γ / c we did not run
             elsewhere = paper_elsewhere(data, dataset, eta, loss, metric) is not None
             ax.fill_between([x - 0.38, x + 0.38], mean - 2 * sd, mean + 2 * sd, lw=0,
@@ -113,7 +112,7 @@ def _panel(ax, data: pd.DataFrame, dataset: str, eta: float, metric: str, rng, r
         rows.append({"dataset": dataset, "eta": eta, "loss": loss, "metric": metric,
                      "parameter": None if np.isnan(param) else param, "seeds": len(scores),
                      "mean": scores.mean(), "paper_mean": mean, "paper_sd": sd})
-    ax.set_ylim(*y_range(data, dataset, eta, metric))
+    ax.set_ylim(*y_range(data[metric], bands))
     ax.set_xlim(-0.6, len(LOSS_ORDER) - 0.4)
     ax.set_xticks(range(len(LOSS_ORDER)))
     ax.set_xticklabels([LOSS_LABELS[loss] for loss in LOSS_ORDER], rotation=45, ha="right")
