@@ -144,6 +144,65 @@ def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
         pd.testing.assert_frame_equal(committed, pd.read_csv(tmp_path / name), rtol=1e-9, obj=refresh)
 
 
+DATASET_NAMES = {"MNIST": "mnist", "Fashion-MNIST": "fashion_mnist"}
+COLUMNS = r"ANL-CE|ANL-FL|GCE|CE|FL|BL|PZ"
+
+
+def row_paragraphs(manual: str) -> list[tuple[str, float, str]]:
+    """(heading, eta, text) of each bold-headed paragraph about one rate: "**Result at η 0.2.**",
+    "**MNIST η 0.4 is complete**", with the text on one line."""
+    found = re.findall(r"^\*\*([^*\n]*η (0\.\d)[^*\n]*)\*\*(.*?)(?:\n\n|\Z)", manual, re.M | re.S)
+    return [(head, float(eta), " ".join(text.split())) for head, eta, text in found]
+
+
+def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
+    """The prose of docs/reproducing.md about a row, against docs/tables/ (which the test above
+    holds to the records): a "is complete" paragraph's count of experiments, its "every ... cell
+    is inside the paper's mean ± 2σ", its paired differences that "exclude zero", its "paper's
+    order" (and the one pair it says swap); and every F1 chain like "BL 0.9843 > PZ 0.9826"."""
+    manual = (REPO / "docs" / "reproducing.md").read_text(encoding="utf-8")
+    cells = pd.read_csv(REPO / "docs" / "tables" / "seed_comparison.csv")
+    pairs = pd.read_csv(REPO / "docs" / "tables" / "paired_differences.csv")
+    paragraphs = row_paragraphs(manual)
+    assert sum("is complete" in head for head, _, _ in paragraphs) >= 2
+
+    def cells_of(dataset: str, eta: float, metric: str = "f1") -> pd.DataFrame:
+        return cells[(cells.metric == metric) & (cells.dataset == dataset) & np.isclose(cells.eta, eta)]
+
+    for head, eta, text in paragraphs:
+        where = f"docs/reproducing.md, paragraph **{head}**"
+        for name, chain in re.findall(rf"(MNIST|Fashion-MNIST): ((?:(?:{COLUMNS}) 0\.\d{{4}}(?: [>≈] )?)+)",
+                                      text):
+            f1 = cells_of(DATASET_NAMES[name], eta).set_index("column")["mean"]
+            stated = re.findall(rf"({COLUMNS}) (0\.\d{{4}})", chain)
+            assert [(c, f"{f1[c]:.4f}") for c, _ in stated] == stated, f"{where}: {name} F1 chain"
+            assert [c for c, _ in stated] == list(f1.sort_values(ascending=False).index), where
+        complete = re.match(r"(MNIST|Fashion-MNIST) η [\d.]+ is complete$", head)
+        if not complete:
+            continue
+        dataset = DATASET_NAMES[complete.group(1)]
+        f1 = cells_of(dataset, eta)
+        count = re.match(r"\((\d+) experiments", text)
+        assert count and f1.n.sum() == int(count.group(1)), f"{where}: number of experiments"
+        if "every F1 and balanced-accuracy cell is inside the paper's mean ± 2σ" in text:
+            both = pd.concat([f1, cells_of(dataset, eta, "balanced_accuracy")])
+            assert not both.outside_2sigma.any(), f"{where}: a cell is outside 2σ"
+        if "exclude zero" in text:
+            row = pairs[(pairs.metric == "f1") & (pairs.dataset == dataset) & np.isclose(pairs.eta, eta)]
+            assert len(row) == 3 and (row.ci_low > 0).all(), f"{where}: an interval holds zero"
+        ours, paper = f1.set_index("column")["mean"], f1.set_index("column")["paper_mean"]
+        swapped = {frozenset((a, b)) for a in ours.index for b in ours.index
+                   if ours[a] > ours[b] and paper[a] < paper[b]}  # a tie in the paper is no order
+        if "but for the two Active Negative Losses, which swap places" in text:
+            assert swapped == {frozenset(("ANL-CE", "ANL-FL"))}, f"{where}: order"
+        elif "in the paper's order" in text:
+            assert not swapped, f"{where}: not in the paper's order"
+        listed = re.search(rf"\(((?:{COLUMNS})(?: > (?:{COLUMNS}))+)\)", text)
+        if listed:
+            assert listed.group(1).split(" > ") == list(ours.sort_values(ascending=False).index), \
+                f"{where}: the order it lists"
+
+
 def quick_start_blocks() -> tuple[list[str], str]:
     """The README's Quick start: its shell command lines (comments dropped) and its Python."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
