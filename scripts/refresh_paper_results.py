@@ -1,7 +1,8 @@
 """Redraw what the README and the manual show of the records in results/paper, after records
 land: the README's Results digest, the comparison tables in docs/reproducing.md, their CSVs
-in docs/tables/ and Figure 9 in docs/figures/. tests/test_docs.py checks that the committed
-copies equal what the records give; this writes them.
+and provenance.csv (each record's commit, CPU and arithmetic) in docs/tables/ and Figure 9 in
+docs/figures/. tests/test_docs.py checks that the committed copies equal what the records
+give; this writes them.
 
     python scripts/refresh_paper_results.py        # or: make paper-results
 """
@@ -45,7 +46,7 @@ def main() -> None:
         manual.write_text(replace_between(manual.read_text(encoding="utf-8"), "#### F1\n",
                                           "## Figures\n", drawn + "\n\n", "docs/reproducing.md"),
                           encoding="utf-8")
-        for name in ("seed_comparison.csv", "paired_differences.csv"):
+        for name in ("seed_comparison.csv", "paired_differences.csv", "provenance.csv"):
             shutil.copy(tables / name, REPO / "docs" / "tables" / name)
     stem, _, make = FIGURES[9]
     figure, _ = make(frame(RECORDS), None)
