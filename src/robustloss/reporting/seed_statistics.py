@@ -277,11 +277,11 @@ def row_name(key: tuple) -> str:
 def summary_markdown(cell_table: pd.DataFrame, paired: pd.DataFrame, metric: str = "f1") -> str:
     """The README's digest of the comparison, one line per (dataset, eta) row: the paired
     BL − CE, PZ − CE and BL − best other baseline with their 95 % intervals and the paper's
-    difference, the cells outside the paper's ± 2σ, and the verdict in words."""
+    difference, the cells of ``metric`` outside the paper's ± 2σ, and the verdict in words."""
     rows = _of_metric(cell_table, metric)
     pairs = _of_metric(paired, metric)
     lines = ["| row | BL − CE (95 % CI) | PZ − CE (95 % CI) | BL − best other baseline (95 % CI) "
-             "| cells outside the paper's 2σ | verdict |", "|" + " --- |" * 6]
+             f"| {METRICS[metric]} cells outside the paper's 2σ | verdict |", "|" + " --- |" * 6]
     for key in row_order(rows.groupby(["dataset", "eta"]).groups):
         mine = pairs[(pairs["dataset"] == key[0]) & (pairs["eta"] == key[1])] if not pairs.empty else pairs
         parts = []
