@@ -18,7 +18,7 @@ from pathlib import Path
 from robustloss.reporting.figures import FIGURES
 from robustloss.reporting.figures.records import frame
 from robustloss.reporting.figures.style import save
-from robustloss.reporting.tables import write_tables
+from robustloss.reporting.tables import PUBLISHED_CSVS, write_tables
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = REPO / "results" / "paper"
@@ -46,7 +46,7 @@ def main() -> None:
         manual.write_text(replace_between(manual.read_text(encoding="utf-8"), "#### F1\n",
                                           "## Figures\n", drawn + "\n\n", "docs/reproducing.md"),
                           encoding="utf-8")
-        for name in ("seed_comparison.csv", "paired_differences.csv", "provenance.csv"):
+        for name in PUBLISHED_CSVS:
             shutil.copy(tables / name, REPO / "docs" / "tables" / name)
     stem, _, make = FIGURES[9]
     figure, _ = make(frame(RECORDS), None)

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 COLUMNS = LOSS_COLUMNS  # loss name -> (paper column, swept parameter)
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy"}
+# what `write_tables(..., paper=True)` writes that the manual publishes in docs/tables/
+PUBLISHED_CSVS = ("seed_comparison.csv", "paired_differences.csv", "provenance.csv")
 SYMBOLS = {"gamma": "γ", "c": "c", "q": "q", "delay": "d"}
 LATEX = {"±": r"$\pm$", "γ": r"$\gamma$", "Δ": r"$\Delta$", "·": r"$\cdot$", "†": r"$^\dagger$",
          "–": "--"}
