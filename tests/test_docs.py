@@ -203,6 +203,26 @@ def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
                 f"{where}: the order it lists"
 
 
+def test_the_wall_times_the_docs_quote_are_the_records():
+    """The README and the manual quote an experiment's wall time per precision ("22–34 minutes
+    ... in bfloat16, 51–59 in float32"); it must be the range, rounded to the minute, of the
+    records stamped with their CPU at the start (docs/tables/provenance.csv), so a slower or
+    faster record landing without the sentence fails."""
+    records = pd.read_csv(REPO / "docs" / "tables" / "provenance.csv").dropna(subset=["cpu_flags"])
+    minutes = records.groupby("precision").total_seconds.agg(["min", "max"]) / 60
+    expected = {p: (round(minutes.loc[p, "min"]), round(minutes.loc[p, "max"])) for p in ("bf16", "fp32")}
+    quoted = re.compile(r"(\d+)–(\d+) minutes(?: each)? on one thread in bfloat16, (\d+)–(\d+) in float32")
+    for page in (REPO / "README.md", REPO / "docs" / "reproducing.md"):
+        found = quoted.findall(" ".join(page.read_text(encoding="utf-8").split()))
+        assert found, f"{page.name}: no wall time per precision"
+        for bf16_lo, bf16_hi, fp32_lo, fp32_hi in found:
+            stated = {"bf16": (int(bf16_lo), int(bf16_hi)), "fp32": (int(fp32_lo), int(fp32_hi))}
+            assert stated == expected, f"{page.name}: wall times {stated}, the records give {expected}"
+    benchmarks = " ".join((REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    assert f"took {expected['fp32'][0]}–{expected['fp32'][1]} minutes" in benchmarks, \
+        f"docs/benchmarks.md: float32 records took {expected['fp32']} minutes"
+
+
 def quick_start_blocks() -> tuple[list[str], str]:
     """The README's Quick start: its shell command lines (comments dropped) and its Python."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
