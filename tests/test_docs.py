@@ -205,7 +205,7 @@ def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
 
 def test_the_wall_times_the_docs_quote_are_the_records():
     """The README and the manual quote an experiment's wall time per precision ("22–34 minutes
-    ... in bfloat16, 51–59 in float32"); it must be the range, rounded to the minute, of the
+    ... in bfloat16, 51–60 in float32"); it must be the range, rounded to the minute, of the
     records stamped with their CPU at the start (docs/tables/provenance.csv), so a slower or
     faster record landing without the sentence fails."""
     records = pd.read_csv(REPO / "docs" / "tables" / "provenance.csv").dropna(subset=["cpu_flags"])
