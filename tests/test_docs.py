@@ -146,6 +146,10 @@ def test_the_manuals_table_1_rows_are_what_the_committed_records_give(tmp_path):
 
 DATASET_NAMES = {"MNIST": "mnist", "Fashion-MNIST": "fashion_mnist"}
 COLUMNS = r"ANL-CE|ANL-FL|GCE|CE|FL|BL|PZ"
+# "BL − CE is +0.0090 F1 (95 % CI 0.0071 to 0.0110": a paired difference and its interval
+INTERVAL = re.compile(rf"((?:BL|PZ) − (?:{COLUMNS})) (?:is )?([+−-]0\.\d{{4}})(?: F1)? "
+                      rf"\((?:95 % CI )?([−-]?0\.\d{{4}}) to ([−-]?0\.\d{{4}})")
+COUNTS = {"One": 1, "Two": 2, "Three": 3, "Four": 4}
 
 
 def row_paragraphs(manual: str) -> list[tuple[str, float, str]]:
@@ -158,9 +162,12 @@ def row_paragraphs(manual: str) -> list[tuple[str, float, str]]:
 def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
     """The prose of docs/reproducing.md about a row, against docs/tables/ (which the test above
     holds to the records): a "is complete" paragraph's count of experiments, its "every F1 [and
-    balanced-accuracy] cell is inside the paper's mean ± 2σ", its paired differences that
-    "exclude zero", its "paper's order" (and the one pair it says swap); and every F1 chain
-    like "BL 0.9843 > PZ 0.9826"."""
+    balanced-accuracy] cell is inside the paper's mean ± 2σ", the balanced-accuracy cells it
+    says are "outside their band", its paired differences that "exclude zero", its "paper's
+    order" (and the one pair it says swap); and in every paragraph each F1 chain like "BL 0.9843
+    > PZ 0.9826" and each paired difference with its interval, "BL − CE +0.0095 (0.0045 to
+    0.0144)", of the dataset named last before it (balanced accuracy when its sentence says
+    so)."""
     manual = (REPO / "docs" / "reproducing.md").read_text(encoding="utf-8")
     cells = pd.read_csv(REPO / "docs" / "tables" / "seed_comparison.csv")
     pairs = pd.read_csv(REPO / "docs" / "tables" / "paired_differences.csv")
@@ -178,6 +185,15 @@ def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
             stated = re.findall(rf"({COLUMNS}) (0\.\d{{4}})", chain)
             assert [(c, f"{f1[c]:.4f}") for c, _ in stated] == stated, f"{where}: {name} F1 chain"
             assert [c for c, _ in stated] == list(f1.sort_values(ascending=False).index), where
+        for interval in INTERVAL.finditer(text):
+            before = text[:interval.start()]
+            dataset = DATASET_NAMES[re.findall(r"Fashion-MNIST|MNIST", f"{head} {before}")[-1]]
+            metric = "balanced_accuracy" if "balanced accuracy" in before[before.rfind(". "):] else "f1"
+            row = pairs[(pairs.metric == metric) & (pairs.dataset == dataset) & np.isclose(pairs.eta, eta)
+                        & (pairs.difference == interval.group(1))]
+            stated = [f"{float(x.replace('−', '-')):.4f}" for x in interval.groups()[1:]]
+            drawn = [f"{row[c].iloc[0]:.4f}" for c in ("mean", "ci_low", "ci_high")] if len(row) == 1 else []
+            assert stated == drawn, f"{where}: {dataset} {metric} {interval.group(0)}"
         complete = re.match(r"(MNIST|Fashion-MNIST) η [\d.]+ is complete$", head)
         if not complete:
             continue
@@ -189,6 +205,13 @@ def test_the_manuals_sentences_on_rows_are_what_the_tables_give():
         if inside:
             claimed = [f1, cells_of(dataset, eta, "balanced_accuracy")] if inside.group(1) else [f1]
             assert not pd.concat(claimed).outside_2sigma.any(), f"{where}: a cell is outside 2σ"
+        said_outside = re.search(r"(\w+) balanced-accuracy cells? (?:is|are) outside (?:its|their) band: "
+                                 r"(.*?)\.(?: |$)", text)
+        if said_outside:
+            ba = cells_of(dataset, eta, "balanced_accuracy")
+            named = re.findall(rf"({COLUMNS}) at Table 1's", said_outside.group(2))
+            assert COUNTS.get(said_outside.group(1)) == len(named), f"{where}: the count of cells outside"
+            assert sorted(named) == sorted(ba[ba.outside_2sigma].column), f"{where}: the cells outside 2σ"
         if "exclude zero" in text:
             row = pairs[(pairs.metric == "f1") & (pairs.dataset == dataset) & np.isclose(pairs.eta, eta)]
             assert len(row) == 3 and (row.ci_low > 0).all(), f"{where}: an interval holds zero"
