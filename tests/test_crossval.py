@@ -5,6 +5,7 @@ import torch
 from robustloss.components import losses, models
 from robustloss.data import load
 from robustloss.training.crossval import CrossValSettings, check_folds, cross_validate, fold_assignment
+from robustloss.training.finished_folds import FinishedFolds
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.train_settings import TrainSettings
 
@@ -14,13 +15,13 @@ def small_digits(n=400):
     return data.images, data.labels
 
 
-def run_cv(images, labels, seed=0, folds=3, make_model=None, settings=None):
+def run_cv(images, labels, seed=0, folds=3, make_model=None, settings=None, finished=None):
     make_model = make_model or (lambda: models.build("small_cnn", (1, 8, 8), 10))
     return cross_validate(images, labels, 10, make_model,
                           losses.LossSchedule(losses.build("ce", 10)),
                           TrainingPlan.resolve(settings or TrainSettings(epochs=2, lr=3e-3)),
                           folds=folds, seed=seed,
-                          progress=False)
+                          progress=False, finished=finished)
 
 
 def test_each_sample_held_out_exactly_once():
@@ -159,3 +160,35 @@ def test_split_seed_fixes_the_folds_across_trials():
 def test_bad_cv_settings_name_the_setting(bad):
     with pytest.raises(ValueError, match=r"cv\." + next(iter(bad))):
         CrossValSettings(**bad)
+
+
+def test_kept_folds_are_used_only_for_the_same_key_and_split_and_when_readable(tmp_path, caplog):
+    images, labels = small_digits()
+    key = {"experiment": "x", "precision": "fp32"}
+    folds = tmp_path / "folds"
+    first = run_cv(images, labels, finished=FinishedFolds(folds, key, {"started": "then"}))
+    assert sorted(p.name for p in folds.iterdir()) == ["fold0.npz", "fold1.npz", "fold2.npz"]
+    assert not any("earlier_run" in f for f in first.folds)
+
+    again = run_cv(images, labels, finished=FinishedFolds(folds, key, {"started": "now"}))
+    np.testing.assert_array_equal(again.probabilities, first.probabilities)
+    assert [f["earlier_run"]["started"] for f in again.folds] == ["then"] * 3
+    assert all(f["earlier_run"]["seconds"] > 0 for f in again.folds)
+
+    (folds / "fold1.npz").write_bytes(b"cut short")
+    with caplog.at_level("WARNING", logger="robustloss"):
+        mended = run_cv(images, labels, finished=FinishedFolds(folds, key, {"started": "now"}))
+    assert "fold 1 saved by an earlier run" in caplog.text and "cannot be read" in caplog.text
+    assert ["earlier_run" in f for f in mended.folds] == [True, False, True]
+    np.testing.assert_array_equal(mended.probabilities, first.probabilities)  # retrained, same seed
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="robustloss"):
+        other = run_cv(images, labels, finished=FinishedFolds(folds, {**key, "precision": "bf16"}, {}))
+    assert caplog.text.count("differs in precision; training it again") == 3
+    assert not any("earlier_run" in f for f in other.folds)
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="robustloss"):
+        run_cv(images, labels, seed=1, finished=FinishedFolds(folds, {**key, "precision": "bf16"}, {}))
+    assert caplog.text.count("does not fit this split") == 3

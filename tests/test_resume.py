@@ -1,4 +1,5 @@
-"""A sweep killed with SIGKILL and re-run finishes only the missing experiments."""
+"""A sweep killed with SIGKILL and re-run finishes only the missing experiments; an experiment
+killed between folds resumes at the fold it was on."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from robustloss.records import find_records
@@ -72,3 +74,58 @@ def test_unreadable_record_is_reported_and_rerun(tmp_path):
     assert f"cannot read record {first[0]}" in out.stdout + out.stderr
     assert finished_line(out.stdout + out.stderr)["done"] == 1
     assert len(find_records(results)) == 2
+
+
+EXPERIMENT = ["dataset.subset=600", "train.epochs=40", "train.stack=sequential", "folds=4", "progress=false",
+              "threads=1"]  # the digits config stacks its folds, which train together
+
+
+def test_a_killed_experiment_resumes_at_its_fold_and_trains_the_same_models(tmp_path):
+    """SIGKILL once the first fold is kept: the re-run takes the kept folds, trains the rest,
+    and ends with the probabilities of a run never killed; its wall time counts the folds'
+    time in the killed run, and the kept folds are gone once the record is written."""
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    cmd = [sys.executable, "-m", "robustloss.run", *EXPERIMENT, "hydra.run.dir=" + str(tmp_path / "hydra")]
+    proc = subprocess.Popen([*cmd, f"results_dir={killed}"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folds = killed / "predictions" / "folds"
+    deadline = time.monotonic() + 240
+    while not list(folds.glob("*/fold0.npz")):
+        assert proc.poll() is None and time.monotonic() < deadline, "it ended before keeping a fold"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = sorted(p.name for p in folds.glob("*/fold*.npz"))
+    assert not find_records(killed) and 1 <= len(kept) < 4, kept
+
+    again = subprocess.run([*cmd, f"results_dir={killed}"], cwd=REPO, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "fold 0: taken from an earlier run" in again.stdout + again.stderr
+    done = subprocess.run([*cmd, f"results_dir={whole}"], cwd=REPO, capture_output=True, timeout=600)
+    assert done.returncode == 0
+    (resumed,), (uninterrupted,) = find_records(killed), find_records(whole)
+    assert resumed["id"] == uninterrupted["id"] and resumed["metrics"] == uninterrupted["metrics"]
+    with np.load(killed / f"{resumed['id']}.npz") as a, np.load(whole / f"{resumed['id']}.npz") as b:
+        np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+    taken = [f for f in resumed["folds"] if "earlier_run" in f]
+    assert len(taken) == len(kept) and all(f["earlier_run"]["seconds"] > 0 for f in taken)
+    timings = resumed["timings"]
+    assert timings["earlier_runs_seconds"] == pytest.approx(sum(f["earlier_run"]["seconds"] for f in taken))
+    assert timings["total_seconds"] > timings["earlier_runs_seconds"] + timings["load_seconds"]
+    assert uninterrupted["timings"]["earlier_runs_seconds"] == 0
+    assert not list(folds.glob("*/*")), "the kept folds outlived their record"
+
+
+def test_kept_folds_go_when_the_record_is_written_and_force_does_not_use_them(tmp_path, caplog):
+    from robustloss.experiments.config import compose
+    from robustloss.experiments.experiment import run_and_record
+
+    settings = compose(["dataset.subset=300", "train.epochs=2", "folds=3", "train.stack=sequential"])
+    kept = tmp_path / "predictions" / "folds" / settings.id
+    kept.mkdir(parents=True)
+    (kept / "fold0.npz").write_bytes(b"left by a killed run")
+    with caplog.at_level("WARNING", logger="robustloss"):
+        run_and_record(settings, str(tmp_path), force=True, progress=False)
+    assert "fold 0 saved by an earlier run" not in caplog.text  # force: not even looked at
+    assert not kept.exists()

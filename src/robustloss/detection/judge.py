@@ -29,6 +29,7 @@ from robustloss.detection.metrics import accuracy, separation
 from robustloss.records import atomic_write, record_id
 from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.training.dynamics import DynamicsRecorder, stack_runs
+from robustloss.training.finished_folds import FinishedFolds
 from robustloss.training.plan import TrainingPlan
 
 log = logging.getLogger("robustloss")
@@ -95,7 +96,8 @@ def _test_set_probabilities(settings, data, make_model, schedule, plan, progress
     return probs, stats
 
 
-def _by_probabilities(settings, data, labels, make_model, schedule, plan, progress, cache_dir):
+def _by_probabilities(settings, data, labels, make_model, schedule, plan, progress, cache_dir,
+                      finished):
     recorders: list[DynamicsRecorder] = []
     noisy, true, corrupted = labels.noisy, labels.true, labels.corrupted
     if settings.protocol == "test_set":  # labels: the test split's
@@ -111,7 +113,7 @@ def _by_probabilities(settings, data, labels, make_model, schedule, plan, progre
 
         result = cross_validate(data.images, noisy, data.num_classes, make_model, schedule,
                                 plan, settings.folds, settings.seed, progress, settings.cv,
-                                batch_hook=batch_hook)
+                                batch_hook=batch_hook, finished=finished)
         probs, fold_of, runs = result.probabilities, result.fold_of, result.folds
         plan = result.plan
     flagged = detect(settings.detector.name, noisy, probs, **settings.detector.params)
@@ -143,11 +145,13 @@ def _by_training_runs(settings, data, labels, make_model, schedule, plan, progre
 
 def judge(settings, data, labels: NoisyLabels, make_model: Callable[[int | None], nn.Module],
           schedule, plan: TrainingPlan, progress: bool = True,
-          cache_dir: str | Path | None = None) -> Judgement:
+          cache_dir: str | Path | None = None,
+          finished: FinishedFolds | None = None) -> Judgement:
     """Train as the detector's evidence requires and ``plan`` says, then detect which of
     ``labels`` (the training set's, or the test split's under protocol test_set) are wrong.
-    ``make_model(num_outputs)`` builds a fresh classifier (``None``: one output per class)."""
+    ``make_model(num_outputs)`` builds a fresh classifier (``None``: one output per class);
+    ``finished``: where cross-validation keeps finished folds and resumes from them."""
     if evidence_of(settings.detector.name) == "training_runs":
         return _by_training_runs(settings, data, labels, make_model, schedule, plan, progress)
     return _by_probabilities(settings, data, labels, lambda: make_model(None), schedule, plan,
-                             progress, cache_dir)
+                             progress, cache_dir, finished)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -25,7 +26,13 @@ from robustloss.detection.detect import DETECTORS, check_detector_params, eviden
 from robustloss.detection.judge import NoisyLabels, judge
 from robustloss.detection.metrics import detection_scores
 from robustloss.errors import UserError, as_user_errors, check_choice
-from robustloss.experiments.provenance import close_stamp, describe_device, resolve_device, take_stamp
+from robustloss.experiments.provenance import (
+    close_stamp,
+    describe_cpu,
+    describe_device,
+    resolve_device,
+    take_stamp,
+)
 from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the API's names)
     PIPELINE_VERSION,
     PROTOCOLS,
@@ -36,6 +43,7 @@ from robustloss.experiments.settings import (  # noqa: F401  (re-exported: the A
     NoiseSettings,
 )
 from robustloss.records import CorruptRecordError, RecordStore, check_writable
+from robustloss.training import finished_folds
 from robustloss.training.crossval import check_folds
 from robustloss.training.dynamics import DYNAMICS_LEVELS, check_level
 from robustloss.training.plan import TrainingPlan
@@ -170,12 +178,22 @@ def noisy_labels(settings: ExperimentSettings, data: datasets.LabelledData,
     return NoisyLabels(noisy, labels, corrupted)
 
 
+def resume_key(settings: ExperimentSettings, plan: TrainingPlan, fingerprint: str) -> dict:
+    """What a fold kept by a killed run must share with this run to be used in its place: the
+    experiment, the data read, the arithmetic and the device that ran it."""
+    device = describe_device(plan.device)
+    return {"experiment": settings.id, "data": fingerprint, "precision": plan.precision.name,
+            "channels_last": plan.precision.channels_last, "device": device["name"],
+            "cpu_flags": describe_cpu()["flags"] if plan.device.type == "cpu" else None}
+
+
 def run_experiment(settings: ExperimentSettings, progress: bool = True,
                    cache_dir: str | Path | None = None,
                    prepared: Prepared | None = None,
                    stamp: dict | None = None) -> tuple[dict, dict]:
     """Run one experiment. Returns (record without id/config, arrays for the .npz).
-    ``cache_dir``: where the test-set protocol may share trained predictions across eta;
+    ``cache_dir``: where the test-set protocol may share trained predictions across eta, and
+    cross-validation keeps finished folds for a re-run after a kill (``finished_folds``);
     ``stamp``: the provenance taken when the run started (default: now, before training)."""
     stamp = stamp or take_stamp()
     p = prepared or prepare(settings)
@@ -184,9 +202,14 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
     t0 = time.perf_counter() - p.seconds
     t_loaded = time.perf_counter()
     plan = TrainingPlan.resolve(settings.train, device)
+    fingerprint = _fingerprint(data)
     labels = noisy_labels(settings, data, plan.device)
-    result = judge(settings, data, labels, make_model, schedule, plan, progress, cache_dir)
+    finished = None if cache_dir is None else finished_folds.FinishedFolds(
+        finished_folds.folder_of(cache_dir, settings.id), resume_key(settings, plan, fingerprint),
+        {"commit": stamp["commit"], "dirty": stamp["dirty"], "started": stamp["started"]})
+    result = judge(settings, data, labels, make_model, schedule, plan, progress, cache_dir, finished)
     t_judged = time.perf_counter()
+    earlier = finished_folds.resumed_seconds(result.runs)
 
     scored = result.judged
     metrics = detection_scores(result.flagged[scored], result.corrupted[scored])
@@ -208,13 +231,15 @@ def run_experiment(settings: ExperimentSettings, progress: bool = True,
         "timings": {
             "load_seconds": t_loaded - t0,
             "training_and_detection_seconds": t_judged - t_loaded,
-            "total_seconds": t_judged - t0,
+            # folds taken from a killed earlier run count with the time they took there
+            "earlier_runs_seconds": earlier,
+            "total_seconds": t_judged - t0 + earlier,
             "samples_per_second": sum(f["n_train"] for f in result.runs)
             * settings.train.epochs / train_seconds,
         },
         "data": {"num_samples": len(data), "num_classes": data.num_classes,
                  "num_judged": int(scored.sum()), "input_shape": list(input_shape),
-                 "fingerprint": _fingerprint(data)},
+                 "fingerprint": fingerprint},
         "device": describe_device(device),
         "arithmetic": result.plan.arithmetic(),
         "provenance": close_stamp(stamp),
@@ -263,6 +288,8 @@ def run_and_record(
             return existing, False
         if existing is not None:
             log.info("record %s lacks dynamics=%s; re-running it", rid, settings.dynamics)
+    if force:  # computed again from the start: no fold kept by an earlier, killed run
+        shutil.rmtree(finished_folds.folder_of(store.root / "predictions", rid), ignore_errors=True)
     prepared = prepare(settings)
     record, arrays = run_experiment(settings, progress, store.root / "predictions", prepared, stamp)
     record = {"id": rid, **record, "config": config or record["settings"]}
@@ -272,4 +299,5 @@ def run_and_record(
         raise UserError(f"results_dir {store.root}: cannot write record {rid} "
                         f"({err.strerror or err}); nothing partial was left and earlier records "
                         "are intact; free space and re-run (finished records are skipped)") from None
+    shutil.rmtree(finished_folds.folder_of(store.root / "predictions", rid), ignore_errors=True)
     return store.load(rid), True  # as stored (JSON types), same as a skipped run returns

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from robustloss.components.losses import LossSchedule
 from robustloss.errors import check_choice
+from robustloss.training.finished_folds import FinishedFolds
 from robustloss.training.loop import fit, predict_proba
 from robustloss.training.plan import TrainingPlan
 from robustloss.training.stacked import fit_stacked
@@ -151,6 +152,7 @@ def cross_validate(
     cv: CrossValSettings = CrossValSettings(),
     on_fold_trained: Callable[[int, nn.Module], None] | None = None,
     batch_hook: Callable[[int, torch.Tensor], BatchHook | None] | None = None,
+    finished: FinishedFolds | None = None,
 ) -> CrossValResult:
     """Train a model per fold on the other folds and predict the held-out one.
 
@@ -164,6 +166,9 @@ def cross_validate(
     ``on_fold_trained(k, model)`` is called after fold k trains; ``batch_hook(k,
     train_idx)`` may return a BatchHook for fold k, given the dataset indices (n_k,) of the
     fold's training samples.
+    ``finished``: where each fold trained one after another is kept when done and taken
+    from when an earlier, killed run left it (not for stacked folds, a carried model, or a
+    fold whose model a hook watches).
     """
     device = plan.device
     split_seed = seed if cv.split_seed is None else cv.split_seed
@@ -183,6 +188,15 @@ def cross_validate(
         for k in range(folds):
             held_idx = np.flatnonzero(fold_of == k)
             held = torch.from_numpy(held_idx).to(device)
+            keep = (finished is not None and models is None and not cv.carry_model
+                    and hooks[k] is None and on_fold_trained is None)
+            earlier = finished.load(k, held_idx, num_classes) if keep else None
+            if earlier is not None:
+                probs[held_idx], fold_stats = earlier
+                bar.update(plan.settings.epochs)
+                stats.append(fold_stats)
+                continue
+            started = time.perf_counter()
             if models is not None:
                 trained, transform, fold_stats = models[k]
                 fold_probs = predict_proba(trained, transform, x[held])
@@ -196,6 +210,8 @@ def cross_validate(
             if on_fold_trained is not None:
                 on_fold_trained(k, trained)
             probs[held_idx] = fold_probs.cpu().numpy()
+            if keep:
+                finished.save(k, probs[held_idx], held_idx, fold_stats, time.perf_counter() - started)
             stats.append(fold_stats)
     return CrossValResult(probs, fold_of, stats, plan)
 
