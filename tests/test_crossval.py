@@ -192,3 +192,8 @@ def test_kept_folds_are_used_only_for_the_same_key_and_split_and_when_readable(t
     with caplog.at_level("WARNING", logger="robustloss"):
         run_cv(images, labels, seed=1, finished=FinishedFolds(folds, {**key, "precision": "bf16"}, {}))
     assert caplog.text.count("does not fit this split") == 3
+
+    stacked = tmp_path / "stacked"  # the folds train as one step: nothing to keep between them
+    run_cv(images, labels, settings=TrainSettings(epochs=2, lr=3e-3, stack="stacked"),
+           finished=FinishedFolds(stacked, key, {}))
+    assert not stacked.exists()
