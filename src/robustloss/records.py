@@ -9,11 +9,16 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+# What np.load and reading its arrays raise for a missing, truncated or foreign .npz file.
+NPZ_READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 class CorruptRecordError(RuntimeError):

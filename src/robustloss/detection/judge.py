@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch import nn
 from robustloss.detection import aum as aum_detector
 from robustloss.detection.detect import DETECTORS, detect, evidence_of
 from robustloss.detection.metrics import accuracy, separation
-from robustloss.records import atomic_write, record_id
+from robustloss.records import NPZ_READ_ERRORS, atomic_write, record_id
 from robustloss.training.crossval import cross_validate, fit_and_predict, progress_bar
 from robustloss.training.dynamics import DynamicsRecorder, stack_runs
 from robustloss.training.finished_folds import FinishedFolds
@@ -81,7 +80,7 @@ def _test_set_probabilities(settings, data, make_model, schedule, plan, progress
             if probs.shape == (len(data.test_labels), data.num_classes) and np.isfinite(probs).all():
                 return probs, stats
             log.warning("cached predictions %s do not fit this test set; recomputing them", path)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        except NPZ_READ_ERRORS as err:
             log.warning("cached predictions %s are damaged (%s); recomputing them", path,
                         type(err).__name__)
     device = plan.device

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from robustloss.records import atomic_write
+from robustloss.records import NPZ_READ_ERRORS, atomic_write
 
 log = logging.getLogger("robustloss")
 
@@ -56,7 +55,7 @@ class FinishedFolds:
             with np.load(path) as saved:
                 key, stats = json.loads(str(saved["key"])), json.loads(str(saved["stats"]))
                 probs, indices = saved["probabilities"], saved["held_out"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        except NPZ_READ_ERRORS as err:
             log.warning("fold %d saved by an earlier run (%s) cannot be read (%s); training it again",
                         k, path, type(err).__name__)
             return None
